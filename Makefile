@@ -1,0 +1,53 @@
+# The two commands a fresh machine needs: `make demo` and `make test`.
+# Each creates .venv when missing, installs what it needs (a second run is fast: the install is
+# redone only when pyproject.toml or the constraints change), then runs.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt
+INSTALL_INPUTS := pyproject.toml requirements/constraints.txt
+HYPOTHESIS_PROFILE ?= ci
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test lint pytest notebooks docs bench-smoke clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.demo-installed: $(BIN)/python $(INSTALL_INPUTS)
+	$(PIP) -e ".[plot,torch,jax]"
+	touch $@
+
+$(VENV)/.test-installed: $(BIN)/python $(INSTALL_INPUTS)
+	$(PIP) -e ".[all]"
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/sketchla demo
+
+test: $(VENV)/.test-installed
+	$(MAKE) lint pytest notebooks docs bench-smoke
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --hypothesis-profile=$(HYPOTHESIS_PROFILE)
+
+# Executes every paired notebook (the .py is the source, the .ipynb its executed twin).
+notebooks: $(VENV)/.test-installed
+	cd notebooks && for nb in *.py; do \
+		../$(BIN)/jupytext --sync --execute --quiet "$$nb" || exit 1; \
+	done
+
+docs: $(VENV)/.test-installed
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+bench-smoke: $(VENV)/.test-installed
+	cd asv_bench && ../$(BIN)/asv machine --yes --machine ci-smoke >/dev/null \
+		&& ../$(BIN)/asv run --python=same --quick --dry-run --strict --machine ci-smoke --show-stderr
+
+clean:
+	rm -rf $(VENV) docs/_build build sketchla-demo asv_bench/.asv

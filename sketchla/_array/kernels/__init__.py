@@ -1,0 +1,23 @@
+"""Hot loops behind one registry: ``kernel(name, xp)`` picks the implementation for ``xp``.
+
+The table below is the one place that says which backend runs which implementation; every native
+implementation is tested against the ``portable`` one (``tests/_array/test_kernels.py``).
+"""
+
+from .registry import PORTABLE, implementations, kernel, register
+
+__all__ = ["PORTABLE", "implementations", "kernel", "register"]
+
+_K = "sketchla._array.kernels"
+
+for _dist in ("uniform", "normal", "signs", "integers", "sort_keys"):
+    register(f"random_{_dist}", PORTABLE, f"{_K}.philox:random_{_dist}")
+    register(f"random_{_dist}", "numpy", f"{_K}._philox_numba:random_{_dist}")
+    register(f"random_{_dist}", "torch", f"{_K}._host:torch_random_{_dist}")
+    register(f"random_{_dist}", "jax", f"{_K}._host:jax_random_{_dist}")
+
+register("scatter_add", PORTABLE, f"{_K}.scatter_add:scatter_add")
+register("scatter_add", "numpy", f"{_K}._scatter_add_numba:scatter_add")
+register("scatter_add", "torch", f"{_K}.scatter_add:scatter_add_torch")
+register("scatter_add", "cupy", f"{_K}.scatter_add:scatter_add_cupy")
+register("scatter_add", "jax", f"{_K}.scatter_add:scatter_add_jax")
