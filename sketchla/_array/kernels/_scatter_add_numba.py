@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
@@ -18,7 +20,7 @@ def _scatter_add_rows(indices, values, out):
 
 def scatter_add(indices, values, n_rows, *, xp=None):
     """``out[indices[i]] += values[i]`` into a fresh zero array of ``n_rows`` rows."""
-    values2d = values.reshape(values.shape[0], -1)
+    values2d = values.reshape(values.shape[0], math.prod(values.shape[1:]))
     out = np.zeros((n_rows, values2d.shape[1]), dtype=values.dtype)
     _scatter_add_rows(np.asarray(indices), values2d, out)
     return out.reshape((n_rows, *values.shape[1:]))

@@ -21,9 +21,11 @@ def scatter_add(indices: Any, values: Any, n_rows: int, *, xp: Any) -> Any:
     dev = values.device
     rows = xp.reshape(xp.arange(n_rows, dtype=indices.dtype, device=dev), (-1, 1))
     out = xp.zeros((n_rows, values2d.shape[1]), dtype=values.dtype, device=dev)
-    for lo in range(0, indices.shape[0], _CHUNK):
-        hit = rows == xp.reshape(indices[lo : lo + _CHUNK], (1, -1))
-        out = out + xp.astype(hit, values.dtype) @ values2d[lo : lo + _CHUNK, ...]
+    n = indices.shape[0]
+    for lo in range(0, n, _CHUNK):
+        hi = min(lo + _CHUNK, n)
+        hit = rows == xp.reshape(indices[lo:hi], (1, -1))
+        out = out + xp.astype(hit, values.dtype) @ values2d[lo:hi, ...]
     return out if values.ndim == 2 else xp.reshape(out, (n_rows,))
 
 

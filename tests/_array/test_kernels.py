@@ -1,0 +1,119 @@
+"""Every native kernel against the portable Array-API one, and the registry itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sketchla._array import kernel, namespace_for
+from sketchla._array.kernels import implementations, philox
+from sketchla._array.kernels import _philox_numba as numba_kernels
+from sketchla.testing import assert_close, assert_equal
+
+# Random123's published known answers for Philox4x32-10: (counter, key, output).
+KNOWN_ANSWERS = [
+    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+]
+
+
+@pytest.mark.parametrize(("counter", "key", "expected"), KNOWN_ANSWERS)
+def test_portable_philox_matches_known_answers(backend, counter, key, expected):
+    xp = backend.xp
+    words = tuple(xp.asarray([c], dtype=xp.int64, device=backend.device) for c in counter)
+    out = philox.philox4x32_10(words, key)
+    assert [int(backend.to_numpy(w)[0]) for w in out] == list(expected)
+
+
+@pytest.mark.parametrize(("counter", "key", "expected"), KNOWN_ANSWERS)
+def test_numba_philox_matches_known_answers(counter, key, expected):
+    block = np.uint64(counter[0] | counter[1] << 32)
+    out = numba_kernels._philox(block, np.uint32(counter[2]), np.uint32(counter[3]),
+                                np.uint32(key[0]), np.uint32(key[1]))
+    assert [int(w) for w in out] == list(expected)
+
+
+RANDOM_KERNELS = ["uniform", "normal", "signs", "integers", "sort_keys"]
+
+
+@given(
+    n=st.integers(0, 300),
+    start=st.one_of(st.integers(0, 1000), st.integers(2**40, 2**41)),
+    key=st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)),
+    stream=st.integers(0, 2**32 - 1),
+    name=st.sampled_from(RANDOM_KERNELS),
+    dtype=st.sampled_from(["float32", "float64"]),
+    span=st.sampled_from([1, 3, 1000, 2**31 + 1, 2**32]),
+)
+def test_numba_random_kernels_equal_portable(n, start, key, stream, name, dtype, span):
+    xp = namespace_for("numpy")
+    params = {"key": key, "stream": stream, "start": start, "xp": xp, "device": "cpu"}
+    if name in ("integers", "sort_keys"):
+        dtype = "int64"
+    if name == "integers":
+        params["span"] = span
+    fast = getattr(numba_kernels, f"random_{name}")(n, dtype=np.dtype(dtype), **params)
+    slow = getattr(philox, f"random_{name}")(n, dtype=np.dtype(dtype), **params)
+    if name == "normal":  # numba's libm log and NumPy's vectorised log may differ by an ulp
+        assert_close(fast, slow, ulps=4 if dtype == "float64" else 1)
+    else:
+        assert_equal(fast, slow)
+
+
+@pytest.mark.parametrize("name", RANDOM_KERNELS)
+def test_registered_random_kernels_equal_portable(backend, name):
+    xp, dev = backend.xp, backend.device
+    dtype_name = "int64" if name in ("integers", "sort_keys") else "float64"
+    params = {"key": (7, 9), "stream": 2, "start": 5, "dtype": backend.dtype(dtype_name),
+              "xp": xp, "device": dev}
+    if name == "integers":
+        params["span"] = 77
+    portable = implementations(f"random_{name}")["portable"]
+    native = kernel(f"random_{name}", xp)(513, **params)
+    np_xp = namespace_for("numpy")
+    reference = portable(513, **{**params, "xp": np_xp, "device": "cpu",
+                                 "dtype": np.dtype(dtype_name)})
+    candidates = [native]
+    if backend.name != "jax":  # JAX arrays are immutable: JAX always takes the host path
+        candidates.append(portable(513, **params))
+    for result in candidates:
+        if name == "normal":
+            assert_close(result, reference, ulps=8)
+        else:
+            assert_equal(result, reference)
+
+
+@pytest.mark.parametrize("shape", [(0,), (1,), (257,), (300, 3), (50, 1)])
+def test_scatter_add_native_equals_portable_and_dense(backend, dtype, shape):
+    rng = np.random.default_rng(0)
+    n_rows = 17
+    indices = rng.integers(0, n_rows, shape[0])
+    values = rng.standard_normal(shape).astype(dtype)
+    expected = np.zeros((n_rows, *shape[1:]), dtype=dtype)
+    np.add.at(expected, indices, values)
+    xp = backend.xp
+    idx = backend.asarray(indices, dtype=np.int64)
+    vals = backend.asarray(values)
+    native = kernel("scatter_add", xp)(idx, vals, n_rows, xp=xp)
+    portable = implementations("scatter_add")["portable"](idx, vals, n_rows, xp=xp)
+    assert_close(native, expected, ulps=8 * max(1, shape[0] // n_rows), atol=0)
+    assert_close(portable, expected, ulps=8 * max(1, shape[0] // n_rows), atol=0)
+    np.testing.assert_array_equal(backend.to_numpy(vals), values)  # inputs untouched
+
+
+def test_numpy_gets_the_numba_kernel_and_unknown_backends_the_portable_one():
+    np_xp = namespace_for("numpy")
+    assert kernel("random_normal", np_xp) is numba_kernels.random_normal
+    strict = pytest.importorskip("array_api_strict")
+    assert kernel("random_normal", strict) is philox.random_normal
+
+
+def test_unknown_kernel_names_are_key_errors():
+    with pytest.raises(KeyError, match="no kernel named 'nope'"):
+        kernel("nope", namespace_for("numpy"))
+    with pytest.raises(KeyError, match="no kernel named 'nope'"):
+        implementations("nope")

@@ -1,0 +1,130 @@
+"""Fixtures shared by the whole suite: backends, dtypes, Hypothesis profiles, GPU markers."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+from sketchla._array import namespace_for, to_numpy
+
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=40,
+                          print_blob=True)
+settings.register_profile("dev", deadline=None, max_examples=25)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One array library on one device, as the tests see it."""
+
+    name: str
+    xp: ModuleType
+    device: Any
+    readonly: bool = False
+
+    def asarray(self, value: Any, dtype: Any = None) -> Any:
+        """A test input in this backend (read-only for the ``numpy-readonly`` backend)."""
+        host = np.array(value, dtype=dtype)
+        if self.name.startswith("numpy"):
+            host.flags.writeable = not self.readonly
+            return host
+        return self.xp.asarray(host, device=self.device)
+
+    def dtype(self, name: str) -> Any:
+        return getattr(self.xp, name)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return to_numpy(x)
+
+
+def _has_gpu() -> bool:
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        if torch.cuda.is_available():
+            return True
+    if importlib.util.find_spec("cupy") is not None:
+        try:
+            import cupy
+
+            return cupy.cuda.runtime.getDeviceCount() > 0
+        except Exception:
+            return False
+    return False
+
+
+HAS_GPU = _has_gpu()
+
+
+def _load(name: str) -> Backend:
+    if name == "numpy":
+        return Backend("numpy", namespace_for("numpy"), "cpu")
+    if name == "numpy-readonly":
+        return Backend("numpy-readonly", namespace_for("numpy"), "cpu", readonly=True)
+    if name == "array_api_strict":
+        pytest.importorskip("array_api_strict")
+        return Backend(name, namespace_for("array_api_strict"), None)
+    if name == "torch":
+        pytest.importorskip("torch")
+        return Backend(name, namespace_for("torch"), "cpu")
+    if name == "jax":
+        jax = pytest.importorskip("jax")
+        jax.config.update("jax_enable_x64", True)
+        return Backend(name, namespace_for("jax"), jax.devices("cpu")[0])
+    if name == "torch-cuda":
+        pytest.importorskip("torch")
+        return Backend(name, namespace_for("torch"), "cuda")
+    if name == "cupy":
+        pytest.importorskip("cupy")
+        return Backend(name, namespace_for("cupy"), None)
+    raise ValueError(name)
+
+
+BACKENDS = [
+    "numpy",
+    "numpy-readonly",
+    "array_api_strict",
+    "torch",
+    "jax",
+    pytest.param("torch-cuda", marks=pytest.mark.gpu),
+    pytest.param("cupy", marks=pytest.mark.gpu),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> Backend:
+    """Every installed backend: NumPy (plain and read-only inputs), array-api-strict, Torch CPU,
+    JAX CPU, and CuPy / Torch-CUDA when a GPU is present."""
+    return _load(request.param)
+
+
+@pytest.fixture
+def xp(backend: Backend) -> ModuleType:
+    return backend.xp
+
+
+@pytest.fixture
+def device(backend: Backend) -> Any:
+    return backend.device
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request) -> str:
+    """Floating dtype name; map it with ``backend.dtype(dtype)``."""
+    return request.param
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAS_GPU:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (CuPy or Torch-CUDA)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
