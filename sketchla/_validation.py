@@ -44,7 +44,8 @@ def check_int(
 ) -> int:
     """``value`` as a Python int, checked against ``[minimum, maximum]``.
 
-    Booleans and floats (even ``3.0``) are refused: a size that arrives as a float is a bug upstream.
+    Booleans and floats (even ``3.0``) are refused: a size that arrives as a float is a bug
+    upstream.
 
     Examples
     --------
@@ -61,10 +62,12 @@ def check_int(
         result = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {_describe(value)}") from None
-    if minimum is not None and result < minimum or maximum is not None and result > maximum:
+    if (minimum is not None and result < minimum) or (maximum is not None and result > maximum):
         bounds = (
-            f">= {minimum}" if maximum is None
-            else f"<= {maximum}" if minimum is None
+            f">= {minimum}"
+            if maximum is None
+            else f"<= {maximum}"
+            if minimum is None
             else f"in [{minimum}, {maximum}]"
         )
         raise ValueError(f"{name} must be an integer {bounds}, got {result}")

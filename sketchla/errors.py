@@ -14,12 +14,14 @@ class SketchlaWarning(UserWarning):
 class ConvergenceWarning(SketchlaWarning):
     """An iterative method stopped before meeting its tolerance.
 
-    The routine that emits it still returns its best iterate, with ``converged=False`` in its result.
+    The routine that emits it still returns its best iterate, with ``converged=False`` in its
+    result.
     """
 
 
 class BackendError(TypeError):
-    """Arrays of one call come from different array libraries, or a backend cannot do what was asked.
+    """Arrays of one call come from different array libraries, or a backend cannot do what was
+    asked.
 
     A subclass of :class:`TypeError`, so ``except TypeError`` catches it too.
     """

@@ -23,8 +23,13 @@ def eps(dtype: Any) -> float:
     >>> eps("float32") == float(np.finfo(np.float32).eps)
     True
     """
-    name = dtype if isinstance(dtype, str) else str(np.dtype(dtype).name if isinstance(
-        dtype, (np.dtype, type)) else dtype).rsplit(".", 1)[-1]
+    name = (
+        dtype
+        if isinstance(dtype, str)
+        else str(np.dtype(dtype).name if isinstance(dtype, (np.dtype, type)) else dtype).rsplit(
+            ".", 1
+        )[-1]
+    )
     return float(np.finfo(np.dtype(name)).eps)
 
 

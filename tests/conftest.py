@@ -14,8 +14,7 @@ from hypothesis import settings
 
 from sketchla._array import namespace_for, to_numpy
 
-settings.register_profile("ci", derandomize=True, deadline=None, max_examples=40,
-                          print_blob=True)
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=40, print_blob=True)
 settings.register_profile("dev", deadline=None, max_examples=25)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 

@@ -149,7 +149,9 @@ def check_same_device(*arrays: Any, names: tuple[str, ...] | None = None) -> Any
     first = devices[0]
     for i, d in enumerate(devices[1:], start=1):
         if d != first:
-            label = names if names is not None else tuple(f"argument {k}" for k in range(len(arrays)))
+            label = (
+                names if names is not None else tuple(f"argument {k}" for k in range(len(arrays)))
+            )
             raise ValueError(
                 f"arrays on different devices in one call: {label[0]} is on {first}, "
                 f"{label[i]} is on {d}; move them to one device first"
@@ -168,6 +170,6 @@ def to_numpy(x: Any) -> np.ndarray:
     if array_api_compat.is_jax_array(x) or array_api_compat.is_dask_array(x):
         return np.asarray(x)
     if is_array(x):
-        xp = array_api_compat.array_namespace(x)
+        array_api_compat.array_namespace(x)
         return np.from_dlpack(x)
     return np.asarray(x)

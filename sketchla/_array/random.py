@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as v
+from ..errors import BackendError
 from .kernels import kernel
 from .kernels.philox import VALUES_PER_BLOCK
-from ..errors import BackendError
 from .namespace import array_namespace, backend_name, is_array, namespace_for
 
 __all__ = ["Generator"]
@@ -127,13 +127,22 @@ class Generator:
         True
         """
         n_children = v.check_int(n_children, "n_children", minimum=0)
-        return [Generator(child, stream=self._stream) for child in
-                self._seed_sequence.spawn(n_children)]
+        return [
+            Generator(child, stream=self._stream) for child in self._seed_sequence.spawn(n_children)
+        ]
 
     # -- the engine ------------------------------------------------------------------------
 
-    def _draw(self, kind: str, shape: Any, dtype: Any, xp: ModuleType, device: Any,
-              start: Any, **params: Any) -> Any:
+    def _draw(
+        self,
+        kind: str,
+        shape: Any,
+        dtype: Any,
+        xp: ModuleType,
+        device: Any,
+        start: Any,
+        **params: Any,
+    ) -> Any:
         shape = v.check_shape(shape)
         n = math.prod(shape)
         per_block = VALUES_PER_BLOCK[kind]
@@ -145,15 +154,30 @@ class Generator:
         else:
             first = v.check_int(start, "start", minimum=0, maximum=_MAX_INDEX - n)
         values = kernel(f"random_{kind}", xp)(
-            n, key=self._key, stream=self._stream, start=first, dtype=dtype, xp=xp,
-            device=device, **params,
+            n,
+            key=self._key,
+            stream=self._stream,
+            start=first,
+            dtype=dtype,
+            xp=xp,
+            device=device,
+            **params,
         )
         return xp.reshape(values, shape)
 
     # -- distributions -----------------------------------------------------------------------
 
-    def uniform(self, shape: Any = (), *, low: float = 0.0, high: float = 1.0, dtype: Any = None,
-                xp: Any = None, device: Any = None, start: int | None = None) -> Any:
+    def uniform(
+        self,
+        shape: Any = (),
+        *,
+        low: float = 0.0,
+        high: float = 1.0,
+        dtype: Any = None,
+        xp: Any = None,
+        device: Any = None,
+        start: int | None = None,
+    ) -> Any:
         """Uniform values on ``[low, high)``.
 
         Parameters
@@ -190,8 +214,17 @@ class Generator:
         u = self._draw("uniform", shape, dtype, xp, device, start)
         return u if (low, high) == (0.0, 1.0) else low + (high - low) * u
 
-    def normal(self, shape: Any = (), *, loc: float = 0.0, scale: float = 1.0, dtype: Any = None,
-               xp: Any = None, device: Any = None, start: int | None = None) -> Any:
+    def normal(
+        self,
+        shape: Any = (),
+        *,
+        loc: float = 0.0,
+        scale: float = 1.0,
+        dtype: Any = None,
+        xp: Any = None,
+        device: Any = None,
+        start: int | None = None,
+    ) -> Any:
         """Normal values with mean ``loc`` and standard deviation ``scale``.
 
         Parameters are those of :meth:`uniform`, with ``loc`` (finite) and ``scale`` (finite,
@@ -212,8 +245,15 @@ class Generator:
         z = self._draw("normal", shape, dtype, xp, device, start)
         return z if (loc, scale) == (0.0, 1.0) else loc + scale * z
 
-    def signs(self, shape: Any = (), *, dtype: Any = None, xp: Any = None, device: Any = None,
-              start: int | None = None) -> Any:
+    def signs(
+        self,
+        shape: Any = (),
+        *,
+        dtype: Any = None,
+        xp: Any = None,
+        device: Any = None,
+        start: int | None = None,
+    ) -> Any:
         """Independent values +1 and -1 with probability 1/2 each (Rademacher).
 
         ``dtype`` may be a real floating (default) or a signed integer dtype. Each value is one
@@ -222,19 +262,28 @@ class Generator:
         Examples
         --------
         >>> Generator(3).signs(6, dtype="int8").tolist()
-        [1, 1, -1, -1, 1, -1]
+        [1, -1, -1, -1, -1, 1]
         """
         xp = namespace_for(xp)
-        if dtype is not None and not isinstance(dtype, str) and "int" in str(dtype):
-            dtype = v.check_dtype(dtype, xp, kind="signed integer")
-        elif isinstance(dtype, str) and dtype.startswith("int"):
+        if (dtype is not None and not isinstance(dtype, str) and "int" in str(dtype)) or (
+            isinstance(dtype, str) and dtype.startswith("int")
+        ):
             dtype = v.check_dtype(dtype, xp, kind="signed integer")
         else:
             dtype = v.check_dtype(dtype, xp, device=device)
         return self._draw("signs", shape, dtype, xp, device, start)
 
-    def integers(self, low: int, high: int | None = None, shape: Any = (), *, dtype: Any = None,
-                 xp: Any = None, device: Any = None, start: int | None = None) -> Any:
+    def integers(
+        self,
+        low: int,
+        high: int | None = None,
+        shape: Any = (),
+        *,
+        dtype: Any = None,
+        xp: Any = None,
+        device: Any = None,
+        start: int | None = None,
+    ) -> Any:
         """Integers uniform on ``[low, high)`` (on ``[0, low)`` when ``high`` is omitted).
 
         ``high - low`` may be at most 2**32. ``dtype`` is an integer dtype (default: the
@@ -254,17 +303,24 @@ class Generator:
         high = v.check_int(high, "high")
         span = high - low
         if not 1 <= span <= _MAX_SPAN:
-            raise ValueError(
-                f"high - low must be in [1, 2**32], got low={low}, high={high}"
-            )
+            raise ValueError(f"high - low must be in [1, 2**32], got low={low}, high={high}")
         info = xp.iinfo(dtype)
         if low < info.min or high - 1 > info.max:
             raise ValueError(f"[low, high) = [{low}, {high}) does not fit in dtype {dtype}")
         k = self._draw("integers", shape, dtype, xp, device, start, span=span)
         return k if low == 0 else k + low
 
-    def choice(self, a: Any, shape: Any = (), *, replace: bool = True, p: Any = None,
-               xp: Any = None, device: Any = None, start: int | None = None) -> Any:
+    def choice(
+        self,
+        a: Any,
+        shape: Any = (),
+        *,
+        replace: bool = True,
+        p: Any = None,
+        xp: Any = None,
+        device: Any = None,
+        start: int | None = None,
+    ) -> Any:
         """A random sample from ``range(a)`` (``a`` an int) or from the entries of 1-D array ``a``.
 
         Parameters
@@ -300,8 +356,7 @@ class Generator:
             own = array_namespace(*arrays)
             if xp is not None and backend_name(namespace_for(xp)) != backend_name(own):
                 raise BackendError(
-                    f"xp={backend_name(namespace_for(xp))} but a/p are "
-                    f"{backend_name(own)} arrays"
+                    f"xp={backend_name(namespace_for(xp))} but a/p are {backend_name(own)} arrays"
                 )
             xp, device = own, (arrays[0].device if device is None else device)
         xp = namespace_for(xp)
@@ -322,14 +377,13 @@ class Generator:
         size = math.prod(shape)
         if replace:
             if p is None:
-                index = self.integers(0, n, shape, dtype=xp.int64, xp=xp, device=device,
-                                      start=start)
+                index = self.integers(
+                    0, n, shape, dtype=xp.int64, xp=xp, device=device, start=start
+                )
             else:
                 u = self.uniform(size, dtype=p.dtype, xp=xp, device=device, start=start)
                 cdf = xp.cumulative_sum(p)
-                index = xp.reshape(
-                    xp.searchsorted(cdf / cdf[-1], u, side="right"), shape
-                )
+                index = xp.reshape(xp.searchsorted(cdf / cdf[-1], u, side="right"), shape)
         else:
             available = n if p is None else int(xp.sum(xp.astype(p > 0, xp.int64)))
             if size > available:
@@ -347,17 +401,16 @@ class Generator:
                 u = u + 2.0**-54
                 weights = xp.astype(p, xp.float64)
                 positive = weights > 0
-                keys = xp.where(
-                    positive, xp.log(u) / xp.where(positive, weights, 1.0), -xp.inf
-                )
+                keys = xp.where(positive, xp.log(u) / xp.where(positive, weights, 1.0), -xp.inf)
                 order = xp.argsort(-keys, stable=True)
             index = xp.reshape(order[:size], shape)
         if population is None:
             return index
         return xp.reshape(xp.take(population, xp.reshape(index, (-1,)), axis=0), shape)
 
-    def permutation(self, a: Any, *, xp: Any = None, device: Any = None,
-                    start: int | None = None) -> Any:
+    def permutation(
+        self, a: Any, *, xp: Any = None, device: Any = None, start: int | None = None
+    ) -> Any:
         """A random permutation of ``range(a)`` (``a`` an int) or of the entries of 1-D ``a``.
 
         Examples

@@ -8,16 +8,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sketchla._array import kernel, namespace_for
-from sketchla._array.kernels import implementations, philox
 from sketchla._array.kernels import _philox_numba as numba_kernels
+from sketchla._array.kernels import implementations, philox
 from sketchla.testing import assert_close, assert_equal
 
 # Random123's published known answers for Philox4x32-10: (counter, key, output).
 KNOWN_ANSWERS = [
     ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
     ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+    (
+        (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+        (0xA4093822, 0x299F31D0),
+        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+    ),
 ]
 
 
@@ -32,8 +35,9 @@ def test_portable_philox_matches_known_answers(backend, counter, key, expected):
 @pytest.mark.parametrize(("counter", "key", "expected"), KNOWN_ANSWERS)
 def test_numba_philox_matches_known_answers(counter, key, expected):
     block = np.uint64(counter[0] | counter[1] << 32)
-    out = numba_kernels._philox(block, np.uint32(counter[2]), np.uint32(counter[3]),
-                                np.uint32(key[0]), np.uint32(key[1]))
+    out = numba_kernels._philox(
+        block, np.uint32(counter[2]), np.uint32(counter[3]), np.uint32(key[0]), np.uint32(key[1])
+    )
     assert [int(w) for w in out] == list(expected)
 
 
@@ -68,15 +72,22 @@ def test_numba_random_kernels_equal_portable(n, start, key, stream, name, dtype,
 def test_registered_random_kernels_equal_portable(backend, name):
     xp, dev = backend.xp, backend.device
     dtype_name = "int64" if name in ("integers", "sort_keys") else "float64"
-    params = {"key": (7, 9), "stream": 2, "start": 5, "dtype": backend.dtype(dtype_name),
-              "xp": xp, "device": dev}
+    params = {
+        "key": (7, 9),
+        "stream": 2,
+        "start": 5,
+        "dtype": backend.dtype(dtype_name),
+        "xp": xp,
+        "device": dev,
+    }
     if name == "integers":
         params["span"] = 77
     portable = implementations(f"random_{name}")["portable"]
     native = kernel(f"random_{name}", xp)(513, **params)
     np_xp = namespace_for("numpy")
-    reference = portable(513, **{**params, "xp": np_xp, "device": "cpu",
-                                 "dtype": np.dtype(dtype_name)})
+    reference = portable(
+        513, **{**params, "xp": np_xp, "device": "cpu", "dtype": np.dtype(dtype_name)}
+    )
     candidates = [native]
     if backend.name != "jax":  # JAX arrays are immutable: JAX always takes the host path
         candidates.append(portable(513, **params))

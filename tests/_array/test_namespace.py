@@ -43,7 +43,7 @@ def test_mixing_libraries_is_a_backend_error():
 
 
 def test_non_arrays_are_refused():
-    with pytest.raises(BackendError, match="expected an array .* got list"):
+    with pytest.raises(BackendError, match=r"expected an array .* got list"):
         array_namespace([1, 2])
 
 
@@ -52,7 +52,7 @@ def test_mixing_devices_is_a_value_error():
     a = strict.asarray([1.0])
     b = strict.asarray([1.0], device=strict.Device("device1"))
     assert check_same_device(a, a) == a.device
-    with pytest.raises(ValueError, match="A is on .* B is on .*device1"):
+    with pytest.raises(ValueError, match=r"A is on .* B is on .*device1"):
         check_same_device(a, b, names=("A", "B"))
 
 

@@ -48,7 +48,7 @@ VALUES_PER_BLOCK = {"uniform": 2, "normal": 2, "integers": 2, "sort_keys": 2, "s
 
 
 def _mulhilo(a: Any, m: int) -> tuple[Any, Any]:
-    """High and low 32-bit words of ``a * m`` for int64 arrays ``a`` < 2**32 and a constant ``m``."""
+    """High and low 32-bit words of ``a * m``, for int64 arrays ``a < 2**32`` and a constant ``m``."""
     m_hi, m_lo = m >> 16, m & 0xFFFF
     p_hi = a * m_hi  # < 2**48
     p_lo = a * m_lo  # < 2**48
@@ -82,8 +82,9 @@ def _block_range(first: int, count: int, xp: ModuleType, device: Any) -> Any:
 def _word_pairs(n: int, start: int, key, stream, xp, device) -> tuple[Any, Any]:
     """(high, low) word of values ``start .. start + n`` in the two-values-per-block layout."""
     first = start // 2
-    w0, w1, w2, w3 = _blocks(_block_range(first, (start + n + 1) // 2 - first, xp, device),
-                             stream, 0, key, xp)
+    w0, w1, w2, w3 = _blocks(
+        _block_range(first, (start + n + 1) // 2 - first, xp, device), stream, 0, key, xp
+    )
     high = xp.reshape(xp.stack([w0, w2], axis=1), (-1,))
     low = xp.reshape(xp.stack([w1, w3], axis=1), (-1,))
     offset = start - 2 * first
@@ -128,8 +129,9 @@ def random_normal(n: int, *, key, stream, start, dtype, xp, device) -> Any:
     1 - pi/4), and returns ``v * sqrt(-2 log(s) / s)`` with ``s = v1**2 + v2**2``.
     """
     first = start // 2
-    v1, v2, s = _polar(_block_range(first, (start + n + 1) // 2 - first, xp, device), 0,
-                       key, stream, xp)
+    v1, v2, s = _polar(
+        _block_range(first, (start + n + 1) // 2 - first, xp, device), 0, key, stream, xp
+    )
     factor = xp.sqrt(-2.0 * xp.log(s) / s)
     values = xp.reshape(xp.stack([v1 * factor, v2 * factor], axis=1), (-1,))
     offset = start - 2 * first
@@ -139,8 +141,9 @@ def random_normal(n: int, *, key, stream, start, dtype, xp, device) -> Any:
 def random_signs(n: int, *, key, stream, start, dtype, xp, device) -> Any:
     """Independent +1/-1 values, one random bit each."""
     first = start // 128
-    w = _blocks(_block_range(first, (start + n + 127) // 128 - first, xp, device),
-                stream, 0, key, xp)
+    w = _blocks(
+        _block_range(first, (start + n + 127) // 128 - first, xp, device), stream, 0, key, xp
+    )
     words = xp.reshape(xp.stack(w, axis=1), (-1, 1))
     bits = (words >> xp.arange(32, dtype=xp.int64, device=device)) & 1
     offset = start - 128 * first

@@ -1,0 +1,58 @@
+"""The ``sketchla`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sketchla",
+        description="Randomized numerical linear algebra on every array backend.",
+    )
+    parser.add_argument("--version", action="version", version=f"sketchla {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        help="run the demo of every capability and write a markdown report",
+        description="Print the backends and devices available, run every demo section, and "
+        "write results.md (plus figures) into the output folder.",
+    )
+    demo.add_argument("--out", default="sketchla-demo", help="output folder (default: %(default)s)")
+    demo.add_argument("--quick", action="store_true", help="smaller problems, one repetition")
+    demo.add_argument(
+        "--section",
+        action="append",
+        metavar="MODULE",
+        help="run only this section (repeatable); default: all",
+    )
+    commands.add_parser("backends", help="list the array backends and devices available")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``sketchla`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        run_demo(args.out, quick=args.quick, sections=tuple(args.section) if args.section else None)
+        return 0
+    if args.command == "backends":
+        from ._array.backends import available_backends
+
+        for b in available_backends():
+            print(f"{b.label}\t{b.xp.__name__} {b.version}")
+        return 0
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
