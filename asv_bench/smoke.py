@@ -17,18 +17,32 @@ ASV = [sys.executable, "-m", "asv"]
 
 
 def main() -> int:
-    subprocess.run([*ASV, "machine", "--yes", "--machine", "smoke"], cwd=HERE, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*ASV, "machine", "--yes", "--machine", "smoke"], cwd=HERE, check=True, capture_output=True
+    )
     run = subprocess.run(
-        [*ASV, "run", "--python=same", "--quick", "--dry-run", "--machine", "smoke",
-         "--show-stderr"],
-        cwd=HERE, capture_output=True, text=True,
+        [
+            *ASV,
+            "run",
+            "--python=same",
+            "--quick",
+            "--dry-run",
+            "--machine",
+            "smoke",
+            "--show-stderr",
+        ],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
     )
     output = run.stdout + run.stderr
     print(output)
-    problems = [line for line in output.splitlines()
-                if re.search(r"\bfailed\b|Traceback|Error(?!\(')", line)
-                and "NotImplementedError" not in line]
+    problems = [
+        line
+        for line in output.splitlines()
+        if re.search(r"\bfailed\b|Traceback|Error(?!\(')", line)
+        and "NotImplementedError" not in line
+    ]
     if run.returncode != 0 or problems:
         print("asv smoke run failed:\n" + "\n".join(problems), file=sys.stderr)
         return 1

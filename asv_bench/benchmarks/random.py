@@ -15,8 +15,7 @@ from sketchla.random import Generator
 from ._peers import cuda_cupy, cuda_torch, optional
 
 N = 10**7
-IMPLS = ["sketchla", "numpy", "torch", "sketchla-torch-cuda", "torch-cuda", "sketchla-cupy",
-         "cupy"]
+IMPLS = ["sketchla", "numpy", "torch", "sketchla-torch-cuda", "torch-cuda", "sketchla-cupy", "cupy"]
 
 
 def _normal_sampler(impl: str):
@@ -34,23 +33,28 @@ def _normal_sampler(impl: str):
     if impl == "sketchla-torch-cuda":
         torch = cuda_torch()
         g = Generator(0)
-        return (lambda n: g.normal(n, xp=torch, device="cuda", dtype=torch.float64),
-                torch.cuda.synchronize)
+        return (
+            lambda n: g.normal(n, xp=torch, device="cuda", dtype=torch.float64),
+            torch.cuda.synchronize,
+        )
     if impl == "torch-cuda":
         torch = cuda_torch()
         gen = torch.Generator(device="cuda").manual_seed(0)
-        return (lambda n: torch.randn(n, dtype=torch.float64, device="cuda", generator=gen),
-                torch.cuda.synchronize)
+        return (
+            lambda n: torch.randn(n, dtype=torch.float64, device="cuda", generator=gen),
+            torch.cuda.synchronize,
+        )
     if impl == "sketchla-cupy":
         cupy = cuda_cupy()
         g = Generator(0)
-        return (lambda n: g.normal(n, xp=cupy, dtype=cupy.float64),
-                cupy.cuda.Device().synchronize)
+        return (lambda n: g.normal(n, xp=cupy, dtype=cupy.float64), cupy.cuda.Device().synchronize)
     if impl == "cupy":
         cupy = cuda_cupy()
         rng = cupy.random.default_rng(0)
-        return (lambda n: rng.standard_normal(n, dtype=cupy.float64),
-                cupy.cuda.Device().synchronize)
+        return (
+            lambda n: rng.standard_normal(n, dtype=cupy.float64),
+            cupy.cuda.Device().synchronize,
+        )
     raise ValueError(impl)
 
 
@@ -74,14 +78,17 @@ def _sign_sampler(impl: str):
     if impl == "sketchla-torch-cuda":
         torch = cuda_torch()
         g = Generator(0)
-        return (lambda n: g.signs(n, xp=torch, device="cuda", dtype=torch.float64),
-                torch.cuda.synchronize)
+        return (
+            lambda n: g.signs(n, xp=torch, device="cuda", dtype=torch.float64),
+            torch.cuda.synchronize,
+        )
     if impl == "torch-cuda":
         torch = cuda_torch()
         gen = torch.Generator(device="cuda").manual_seed(0)
         return (
-            lambda n: torch.randint(0, 2, (n,), dtype=torch.float64, device="cuda",
-                                    generator=gen) * 2 - 1,
+            lambda n: (
+                torch.randint(0, 2, (n,), dtype=torch.float64, device="cuda", generator=gen) * 2 - 1
+            ),
             torch.cuda.synchronize,
         )
     if impl == "sketchla-cupy":
@@ -91,8 +98,10 @@ def _sign_sampler(impl: str):
     if impl == "cupy":
         cupy = cuda_cupy()
         rng = cupy.random.default_rng(0)
-        return (lambda n: 1.0 - 2.0 * rng.integers(0, 2, n, dtype=cupy.int8),
-                cupy.cuda.Device().synchronize)
+        return (
+            lambda n: 1.0 - 2.0 * rng.integers(0, 2, n, dtype=cupy.int8),
+            cupy.cuda.Device().synchronize,
+        )
     raise ValueError(impl)
 
 

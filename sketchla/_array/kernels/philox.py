@@ -48,7 +48,7 @@ VALUES_PER_BLOCK = {"uniform": 2, "normal": 2, "integers": 2, "sort_keys": 2, "s
 
 
 def _mulhilo(a: Any, m: int) -> tuple[Any, Any]:
-    """High and low 32-bit words of ``a * m``, for int64 arrays ``a < 2**32`` and a constant ``m``."""
+    """High and low 32-bit words of ``a * m`` (int64 array ``a < 2**32``, constant ``m``)."""
     m_hi, m_lo = m >> 16, m & 0xFFFF
     p_hi = a * m_hi  # < 2**48
     p_lo = a * m_lo  # < 2**48

@@ -1,0 +1,62 @@
+"""Time the asv benchmark classes directly, without asv installed (e.g. on a lent GPU machine).
+
+    python asv_bench/direct.py random            # every time_* of benchmarks/random.py
+    python asv_bench/direct.py random --repeat 7
+
+Prints one line per benchmark and parameter: the best of ``--repeat`` runs after one warm-up, and
+the ratio to the first implementation (sketchla) of the same benchmark. Skipped combinations
+(``NotImplementedError`` in ``setup``, as in asv) are reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import itertools
+import sys
+import time
+from pathlib import Path
+
+
+def _best(fn, repeat: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        began = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("suite", help="module name under asv_bench/benchmarks, e.g. random")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    module = importlib.import_module(f"benchmarks.{args.suite}")
+    for cls_name in sorted(n for n in dir(module) if isinstance(getattr(module, n), type)):
+        cls = getattr(module, cls_name)
+        methods = [m for m in dir(cls) if m.startswith("time_")]
+        if not methods or not hasattr(cls, "params"):
+            continue
+        params = cls.params if isinstance(cls.params[0], list) else [cls.params]
+        for method in methods:
+            first = None
+            for combo in itertools.product(*params):
+                bench = cls()
+                label = f"{args.suite}.{cls_name}.{method}{combo}"
+                try:
+                    bench.setup(*combo)
+                except NotImplementedError as why:
+                    print(f"{label:70s} skipped ({why})")
+                    continue
+                run = getattr(bench, method)
+                seconds = _best(lambda run=run, c=combo: run(*c), args.repeat)
+                first = first or seconds
+                print(f"{label:70s} {1e3 * seconds:9.2f} ms  ratio to first {seconds / first:6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
