@@ -14,6 +14,10 @@ from hypothesis import settings
 
 from sketchla._array import namespace_for, to_numpy
 
+# The JAX backend is tested on the CPU; without this, each test process that imports a CUDA
+# build of JAX would reserve 75% of the GPU's memory and starve Torch and CuPy.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=40, print_blob=True)
 settings.register_profile("dev", deadline=None, max_examples=25)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -7,6 +7,7 @@ A capability registers its section by adding its module to :data:`SECTIONS`; the
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,9 @@ def run_demo(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # A CUDA build of JAX reserves 75% of the GPU's memory on import unless told otherwise;
+    # the demo shares the GPU between JAX, Torch and CuPy.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     backends = tuple(available_backends())
     echo("Backends and devices available:")
     for b in backends:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -128,3 +132,43 @@ def test_unknown_kernel_names_are_key_errors():
         kernel("nope", namespace_for("numpy"))
     with pytest.raises(KeyError, match="no kernel named 'nope'"):
         implementations("nope")
+
+
+TRITON_PARITY = """
+import numpy as np, torch
+from sketchla._array.kernels import _philox_numba as N, _philox_triton as T
+key, stream = (123, 4567), 9
+for start in (0, 5, 2**40 + 3):
+    for n in (1, 2, 777):
+        for name, dtype in [("uniform", "float64"), ("uniform", "float32"), ("normal", "float64"),
+                            ("normal", "float32"), ("signs", "float64"), ("signs", "int8"),
+                            ("sort_keys", "int64")]:
+            got = getattr(T, "random_" + name)(n, key=key, stream=stream, start=start,
+                                               dtype=getattr(torch, dtype), device="cpu")
+            want = getattr(N, "random_" + name)(n, key=key, stream=stream, start=start,
+                                                dtype=np.dtype(dtype))
+            if name == "normal":
+                np.testing.assert_allclose(got.numpy(), want, rtol=4 * np.finfo(dtype).eps)
+            else:
+                np.testing.assert_array_equal(got.numpy(), want, strict=True)
+        for span in (1, 7, 2**31 + 5, 2**32):
+            got = T.random_integers(n, span=span, key=key, stream=stream, start=start,
+                                    dtype=torch.int64, device="cpu")
+            want = N.random_integers(n, span=span, key=key, stream=stream, start=start,
+                                     dtype=np.dtype("int64"))
+            np.testing.assert_array_equal(got.numpy(), want, strict=True)
+print("triton kernels agree")
+"""
+
+
+def test_triton_kernels_equal_numba_in_the_interpreter():
+    """The CUDA kernels' logic, checked on the CPU through TRITON_INTERPRET=1 (fresh process:
+    the variable must be set before Triton is imported)."""
+    pytest.importorskip("triton")
+    pytest.importorskip("torch")
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", TRITON_PARITY], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "triton kernels agree" in result.stdout

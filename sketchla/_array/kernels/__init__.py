@@ -13,8 +13,9 @@ _K = "sketchla._array.kernels"
 for _dist in ("uniform", "normal", "signs", "integers", "sort_keys"):
     register(f"random_{_dist}", PORTABLE, f"{_K}.philox:random_{_dist}")
     register(f"random_{_dist}", "numpy", f"{_K}._philox_numba:random_{_dist}")
-    register(f"random_{_dist}", "torch", f"{_K}._host:torch_random_{_dist}")
-    register(f"random_{_dist}", "jax", f"{_K}._host:jax_random_{_dist}")
+    register(f"random_{_dist}", "torch", f"{_K}._random_adapters:torch_random_{_dist}")
+    register(f"random_{_dist}", "cupy", f"{_K}._random_adapters:cupy_random_{_dist}")
+    register(f"random_{_dist}", "jax", f"{_K}._random_adapters:jax_random_{_dist}")
 
 register("scatter_add", PORTABLE, f"{_K}.scatter_add:scatter_add")
 register("scatter_add", "numpy", f"{_K}._scatter_add_numba:scatter_add")
