@@ -9,8 +9,11 @@ how CI checks them against the NumPy kernels without a GPU.
 
 from __future__ import annotations
 
+import os
+
 import triton
 import triton.language as tl
+from triton.language.extra import libdevice
 
 from .philox import PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, ROUNDS
 
@@ -23,6 +26,8 @@ __all__ = [
 ]
 
 _BLOCK = 1024
+# Triton's CPU interpreter computes with NumPy (no fused multiply-add) and lacks libdevice.
+_INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 # Triton kernels may read module globals only as constexpr.
 _M0 = tl.constexpr(PHILOX_M0)
 _M1 = tl.constexpr(PHILOX_M1)
@@ -56,13 +61,34 @@ def _philox(block, stream, attempt, k0, k1):
 
 
 @triton.jit
+def _squared_norm(v1, v2, SEPARATE_ROUNDING: tl.constexpr):
+    """v1**2 + v2**2 rounded after each operation, as on the CPU. A fused multiply-add would be
+    more accurate here but differ in the last bit, and log(r) near r = 1 magnifies that bit into
+    the normal's last digits; libdevice's *_rn operations are never fused."""
+    if SEPARATE_ROUNDING:
+        return libdevice.add_rn(libdevice.mul_rn(v1, v1), libdevice.mul_rn(v2, v2))
+    return v1 * v1 + v2 * v2
+
+
+@triton.jit
 def _unit53(high, low):
     bits = (high.to(tl.uint64) << 21) | (low >> 11).to(tl.uint64)
     return bits.to(tl.float64) * 1.1102230246251565e-16  # 2**-53
 
 
 @triton.jit(do_not_specialize=_RUNTIME)
-def _pairs_kernel(out_ptr, n, start, k0, k1, stream, span, KIND: tl.constexpr, BLOCK: tl.constexpr):
+def _pairs_kernel(
+    out_ptr,
+    n,
+    start,
+    k0,
+    k1,
+    stream,
+    span,
+    KIND: tl.constexpr,
+    BLOCK: tl.constexpr,
+    SEPARATE_ROUNDING: tl.constexpr,
+):
     """Each lane computes one Philox block and writes its two values (those inside the output)."""
     block = start // 2 + tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     key0 = k0.to(tl.uint32)
@@ -79,7 +105,7 @@ def _pairs_kernel(out_ptr, n, start, k0, k1, stream, span, KIND: tl.constexpr, B
     elif KIND == 2:
         v1 = 2.0 * _unit53(w0, w1) - 1.0
         v2 = 2.0 * _unit53(w2, w3) - 1.0
-        r = v1 * v1 + v2 * v2
+        r = _squared_norm(v1, v2, SEPARATE_ROUNDING)
         redraw = (r >= 1.0) | (r == 0.0)
         attempt = 0
         while tl.max(redraw.to(tl.int32), axis=0) > 0:
@@ -87,7 +113,7 @@ def _pairs_kernel(out_ptr, n, start, k0, k1, stream, span, KIND: tl.constexpr, B
             x0, x1, x2, x3 = _philox(block, s, attempt, key0, key1)
             u1 = 2.0 * _unit53(x0, x1) - 1.0
             u2 = 2.0 * _unit53(x2, x3) - 1.0
-            q = u1 * u1 + u2 * u2
+            q = _squared_norm(u1, u2, SEPARATE_ROUNDING)
             v1 = tl.where(redraw, u1, v1)
             v2 = tl.where(redraw, u2, v2)
             r = tl.where(redraw, q, r)
@@ -127,7 +153,18 @@ def _launch_pairs(kind, n, key, stream, start, dtype, device, span=1):
     if n:
         blocks = (start + n + 1) // 2 - start // 2
         grid = (triton.cdiv(blocks, _BLOCK),)
-        _pairs_kernel[grid](out, n, start, key[0], key[1], stream, span, KIND=kind, BLOCK=_BLOCK)
+        _pairs_kernel[grid](
+            out,
+            n,
+            start,
+            key[0],
+            key[1],
+            stream,
+            span,
+            KIND=kind,
+            BLOCK=_BLOCK,
+            SEPARATE_ROUNDING=not _INTERPRETED,
+        )
     return out
 
 
