@@ -36,11 +36,11 @@ def scatter_add_torch(indices: Any, values: Any, n_rows: int, *, xp: Any) -> Any
 
 
 def scatter_add_cupy(indices: Any, values: Any, n_rows: int, *, xp: Any) -> Any:
-    """CuPy: ``cupyx.scatter_add`` (atomic adds) into a fresh zero array."""
-    import cupyx
+    """CuPy: ``cupy.add.at`` (atomic adds) into a fresh zero array."""
+    import cupy
 
-    out = xp.zeros((n_rows, *values.shape[1:]), dtype=values.dtype)
-    cupyx.scatter_add(out, indices, values)
+    out = cupy.zeros((n_rows, *values.shape[1:]), dtype=values.dtype)
+    cupy.add.at(out, indices, values)
     return out
 
 
