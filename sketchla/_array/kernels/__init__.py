@@ -22,3 +22,7 @@ register("scatter_add", "numpy", f"{_K}._scatter_add_numba:scatter_add")
 register("scatter_add", "torch", f"{_K}.scatter_add:scatter_add_torch")
 register("scatter_add", "cupy", f"{_K}.scatter_add:scatter_add_cupy")
 register("scatter_add", "jax", f"{_K}.scatter_add:scatter_add_jax")
+
+for _name in ("sparse_sketch_apply", "sparse_sketch_apply_transpose"):
+    register(_name, PORTABLE, f"{_K}.sparse_sketch:{_name}")
+    register(_name, "numpy", f"{_K}._sparse_sketch_numba:{_name}")

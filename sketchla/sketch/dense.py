@@ -1,0 +1,115 @@
+"""Dense sketches: Gaussian, Rademacher and uniform entries, generated panel by panel.
+
+Entry ``S[i, j]`` is value ``(j // W) * 2**40 + i * W + (j % W)`` of the operator's random stream,
+with panel width ``W = 4096``: each column panel ``S[:, pW:(p+1)W]`` is one contiguous block of
+the stream, rows first. Hence
+
+* ``S @ A`` is computed panel by panel, ``S[:, panel] @ A[panel]``, in O(m * W + m * d) memory,
+  never O(m * n);
+* the first ``m'`` rows of an ``m``-row sketch are the ``m'``-row sketch (nested sketches);
+* any row block of ``A`` can be sketched alone (``offset=``) with the same numbers.
+
+Scalings make ``E[S.T @ S] = I``: Gaussian ``N(0, 1/m)``; Rademacher ``+-1/sqrt(m)``; uniform on
+``[-sqrt(3/m), sqrt(3/m)]`` (RandBLAS's dense uniform family, variance ``1/m``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._array import array_namespace
+from .operator import SketchOperator
+
+__all__ = ["GaussianSketch", "RademacherSketch", "UniformSketch"]
+
+PANEL_WIDTH = 4096
+PANEL_STRIDE = 2**40  # stream distance between panels: up to 2**28 rows
+
+
+class _DenseSketch(SketchOperator):
+    """Shared panel machinery; subclasses say how one panel's raw entries are drawn."""
+
+    def _raw_panel(self, p: int, dtype: Any, xp: Any, device: Any) -> Any:
+        """Panel ``p`` (all ``m`` rows, ``PANEL_WIDTH`` columns) before the ``1/sqrt(m)``
+        scaling."""
+        raise NotImplementedError
+
+    def _scale(self) -> float:
+        return 1.0 / math.sqrt(self._m)
+
+    def _panels(self, start: int, stop: int, dtype: Any, xp: Any, device: Any):
+        """``(panel columns, first column)`` pieces of ``S[:, start:stop]`` (unscaled)."""
+        for p in range(start // PANEL_WIDTH, -(-stop // PANEL_WIDTH)):
+            lo = max(start, p * PANEL_WIDTH)
+            hi = min(stop, (p + 1) * PANEL_WIDTH)
+            panel = self._raw_panel(p, dtype, xp, device)
+            yield panel[:, lo - p * PANEL_WIDTH : hi - p * PANEL_WIDTH], lo
+
+    def _apply(self, A: Any, offset: int) -> Any:
+        xp = array_namespace(A)
+        out = xp.zeros((self._m, A.shape[1]), dtype=A.dtype, device=A.device)
+        for panel, first in self._panels(offset, offset + A.shape[0], A.dtype, xp, A.device):
+            rows = A[first - offset : first - offset + panel.shape[1], :]
+            out = out + panel @ rows
+        return out * self._scale()
+
+    def _apply_sparse(self, A, offset: int) -> np.ndarray:
+        xp = array_namespace(np.empty(0))
+        out = np.zeros((self._m, A.shape[1]), dtype=A.dtype)
+        for panel, first in self._panels(offset, offset + A.shape[0], A.dtype, xp, "cpu"):
+            rows = A[first - offset : first - offset + panel.shape[1]]
+            out += (rows.T @ panel.T).T
+        return out * self._scale()
+
+    def _apply_transpose(self, Y: Any) -> Any:
+        xp = array_namespace(Y)
+        blocks = [panel.T @ Y for panel, _ in self._panels(0, self._n, Y.dtype, xp, Y.device)]
+        return xp.concat(blocks, axis=0) * self._scale()
+
+    def _dense(self, xp: Any, device: Any, dtype: Any) -> Any:
+        panels = [panel for panel, _ in self._panels(0, self._n, dtype, xp, device)]
+        return xp.concat(panels, axis=1) * self._scale()
+
+
+class GaussianSketch(_DenseSketch):
+    """Entries independent ``N(0, 1/m)``: the sketch with the cleanest theory (any ``m``;
+    a subspace embedding of distortion ``eps`` for ``m ~ d / eps**2``)."""
+
+    kind = "gaussian"
+
+    def _raw_panel(self, p, dtype, xp, device):
+        return self.generator(0).normal(
+            (self._m, PANEL_WIDTH), start=p * PANEL_STRIDE, dtype=dtype, xp=xp, device=device
+        )
+
+
+class RademacherSketch(_DenseSketch):
+    """Entries independent ``+-1/sqrt(m)``: Gaussian-like guarantees, one random bit each."""
+
+    kind = "rademacher"
+
+    def _raw_panel(self, p, dtype, xp, device):
+        return self.generator(0).signs(
+            (self._m, PANEL_WIDTH), start=p * PANEL_STRIDE, dtype=dtype, xp=xp, device=device
+        )
+
+
+class UniformSketch(_DenseSketch):
+    """Entries independent uniform on ``[-sqrt(3/m), sqrt(3/m)]`` (RandBLAS's dense uniform)."""
+
+    kind = "uniform"
+
+    def _raw_panel(self, p, dtype, xp, device):
+        root3 = math.sqrt(3.0)
+        return self.generator(0).uniform(
+            (self._m, PANEL_WIDTH),
+            low=-root3,
+            high=root3,
+            start=p * PANEL_STRIDE,
+            dtype=dtype,
+            xp=xp,
+            device=device,
+        )
