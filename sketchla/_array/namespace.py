@@ -24,6 +24,7 @@ __all__ = [
     "is_array",
     "is_cpu",
     "namespace_for",
+    "numpy_dtype",
     "to_numpy",
 ]
 
@@ -122,6 +123,30 @@ def namespace_for(xp: ModuleType | str | None) -> ModuleType:
     if name == "jax" and xp.__name__ == "jax":
         return sys.modules["jax.numpy"]
     return xp
+
+
+#: Libraries whose arrays sketchla processes through NumPy on the host and converts back: JAX's
+#: eager mode compiles every new shape, and its arrays are immutable, which the data-dependent
+#: algorithms here (rejection, sparse structure) would pay for on every call.
+HOST_COMPUTED = frozenset({"jax"})
+
+
+def computed_on_host(xp: ModuleType) -> bool:
+    """Whether arrays of ``xp`` are processed through NumPy (see :data:`HOST_COMPUTED`)."""
+    return backend_name(xp) in HOST_COMPUTED
+
+
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """The NumPy dtype with the same name as any library's dtype (``torch.float32`` -> float32).
+
+    Examples
+    --------
+    >>> numpy_dtype("float32"), numpy_dtype(np.float64)
+    (dtype('float32'), dtype('float64'))
+    """
+    if isinstance(dtype, (np.dtype, type, str)):
+        return np.dtype(dtype)
+    return np.dtype(str(dtype).rsplit(".", 1)[-1])
 
 
 def device(x: Any) -> Any:

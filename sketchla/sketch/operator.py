@@ -24,7 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _validation as v
-from .._array import array_namespace, namespace_for
+from .._array import array_namespace, device, namespace_for, to_numpy
+from .._array.namespace import computed_on_host, numpy_dtype
 from .._array.random import Generator
 
 __all__ = ["SketchOperator", "TransposedSketch"]
@@ -139,6 +140,8 @@ class SketchOperator(ABC):
             )
         offset = self._check_offset(offset, A.shape[axis])
         xp = array_namespace(A)
+        if computed_on_host(xp):
+            return xp.asarray(self.apply(to_numpy(A), axis, offset=offset), device=device(A))
         if A.ndim == 1:
             return xp.reshape(self._apply(xp.reshape(A, (-1, 1)), offset), (-1,))
         if axis == 0:
@@ -168,6 +171,8 @@ class SketchOperator(ABC):
                 f"Y must have shape (m,) or (m, d) with m={self._m}, got {tuple(Y.shape)}"
             )
         xp = array_namespace(Y)
+        if computed_on_host(xp):
+            return xp.asarray(self.rmatmul_transpose(to_numpy(Y)), device=device(Y))
         if Y.ndim == 1:
             return xp.reshape(self._apply_transpose(xp.reshape(Y, (-1, 1))), (-1,))
         return self._apply_transpose(Y)
@@ -180,6 +185,9 @@ class SketchOperator(ABC):
         """
         xp = namespace_for(xp)
         dtype = v.check_dtype(dtype, xp, device=device)
+        if computed_on_host(xp):
+            host = self._dense(namespace_for("numpy"), "cpu", numpy_dtype(dtype))
+            return xp.asarray(host, device=device)
         return self._dense(xp, device, dtype)
 
     def aslinearoperator(self, dtype: Any = np.float64):

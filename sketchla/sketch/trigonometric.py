@@ -134,7 +134,7 @@ class SRFTSketch(_TrigonometricSketch):
         imaginary = (rows % 2 == 0) & (rows > 0) & ~((n % 2 == 0) & (rows == n - 1))
         frequency = xp.where((n % 2 == 0) & (rows == n - 1), n // 2, frequency)
         edge = (frequency == 0) | ((n % 2 == 0) & (frequency == n // 2))
-        weight = xp.where(edge, 1.0, math.sqrt(2.0))
+        weight = 1.0 + (math.sqrt(2.0) - 1.0) * xp.astype(~edge, xp.float64)
         return frequency, imaginary, weight
 
     def _apply(self, A: Any, offset: int) -> Any:

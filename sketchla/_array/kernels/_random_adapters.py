@@ -16,19 +16,10 @@ import importlib.util
 from collections.abc import Callable
 from functools import cache
 
-import numpy as np
-
-from ..namespace import is_cpu
+from ..namespace import is_cpu, numpy_dtype
 from . import _philox_numba, philox
 
-__all__ = ["numpy_dtype"]
-
-
-def numpy_dtype(dtype) -> np.dtype:
-    """The NumPy dtype with the same name as any library's dtype (``torch.float32`` -> float32)."""
-    if isinstance(dtype, (np.dtype, type)):
-        return np.dtype(dtype)
-    return np.dtype(str(dtype).rsplit(".", 1)[-1])
+__all__: list[str] = []
 
 
 @cache
