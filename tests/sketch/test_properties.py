@@ -21,10 +21,12 @@ ALPHA = 1e-4  # fixed seeds: a failure is a defect, not bad luck
 def test_unbiased_in_expectation(kind):
     """mean over seeds of S.T @ S approaches I at the 1/sqrt(trials) rate."""
     n, m, trials = 16, 8, 400
-    products = np.stack([
-        (lambda D: D.T @ D)(sketch_operator(kind, m, n, seed=seed).to_dense())
-        for seed in range(trials)
-    ])
+    products = np.stack(
+        [
+            (lambda D: D.T @ D)(sketch_operator(kind, m, n, seed=seed).to_dense())
+            for seed in range(trials)
+        ]
+    )
     mean = products.mean(axis=0)
     spread = products.std(axis=0) + 1e-12
     z = np.abs(mean - np.eye(n)) / (spread / math.sqrt(trials))
@@ -51,11 +53,19 @@ def _basis(n: int, d: int, coherent: bool, seed: int) -> np.ndarray:
     return np.linalg.qr(A)[0]
 
 
-EMBEDDING_KINDS = ["gaussian", "rademacher", "uniform", "srht", "srft", "countsketch", "saso",
-                   "very_sparse"]
+EMBEDDING_KINDS = [
+    "gaussian",
+    "rademacher",
+    "uniform",
+    "srht",
+    "srft",
+    "countsketch",
+    "saso",
+    "very_sparse",
+]
 
 
-@pytest.mark.parametrize("kind", EMBEDDING_KINDS + ["uniform_rows"])
+@pytest.mark.parametrize("kind", [*EMBEDDING_KINDS, "uniform_rows"])
 @settings(max_examples=6)
 @given(n=st.integers(1500, 4000), d=st.integers(2, 8), coherent=st.booleans())
 def test_subspace_embedding_at_the_theory_size(kind, n, d, coherent):
@@ -69,7 +79,8 @@ def test_subspace_embedding_at_the_theory_size(kind, n, d, coherent):
     U = _basis(n, d, coherent, seed=n + d)
     for seed in range(3):
         sigma = np.linalg.svd(sketch_operator(kind, m, n, seed=seed) @ U, compute_uv=False)
-        assert 1 - distortion <= sigma.min() and sigma.max() <= 1 + distortion, (m, sigma)
+        assert sigma.min() >= 1 - distortion, (m, sigma)
+        assert sigma.max() <= 1 + distortion, (m, sigma)
 
 
 def test_sampling_fails_on_coherent_input_and_mixing_does_not():
@@ -80,7 +91,8 @@ def test_sampling_fails_on_coherent_input_and_mixing_does_not():
         assert sigma.min() < 0.5  # misses some of the leverage rows
     for kind in ("srht", "srft", "saso", "gaussian"):
         sigma = np.linalg.svd(sketch_operator(kind, 200, n, seed=1) @ U, compute_uv=False)
-        assert 0.5 < sigma.min() and sigma.max() < 1.5
+        assert sigma.min() > 0.5
+        assert sigma.max() < 1.5
 
 
 @pytest.mark.parametrize("kind", EMBEDDING_KINDS)
@@ -94,7 +106,8 @@ def test_distances_are_preserved(kind):
     before = np.linalg.norm(points[:, i] - points[:, j], axis=0)
     after = np.linalg.norm(sketched[:, i] - sketched[:, j], axis=0)
     ratio = after / before
-    assert ratio.min() > 0.7 and ratio.max() < 1.3
+    assert ratio.min() > 0.7
+    assert ratio.max() < 1.3
 
 
 def test_gaussian_entries_are_normal_with_variance_one_over_m():
@@ -111,8 +124,9 @@ def test_sign_and_uniform_entries(kind, values):
         assert set(np.unique(entries)) == {-1.0, 1.0}
         assert abs(entries.mean()) < 5 / math.sqrt(entries.size)
     else:
-        assert stats.kstest(entries, "uniform", args=(-math.sqrt(3), 2 * math.sqrt(3))).pvalue \
-            > ALPHA
+        assert (
+            stats.kstest(entries, "uniform", args=(-math.sqrt(3), 2 * math.sqrt(3))).pvalue > ALPHA
+        )
 
 
 def test_countsketch_rows_are_uniform():
