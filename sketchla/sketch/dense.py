@@ -32,6 +32,8 @@ PANEL_STRIDE = 2**40  # stream distance between panels: up to 2**28 rows
 class _DenseSketch(SketchOperator):
     """Shared panel machinery; subclasses say how one panel's raw entries are drawn."""
 
+    nonfinite_reaches_output = True
+
     def _raw_panel(self, p: int, dtype: Any, xp: Any, device: Any) -> Any:
         """Panel ``p`` (all ``m`` rows, ``PANEL_WIDTH`` columns) before the ``1/sqrt(m)``
         scaling."""

@@ -42,6 +42,10 @@ class SketchOperator(ABC):
     """
 
     kind: str = ""
+    #: Every column of S is nonzero, so a NaN or infinity in A always reaches S @ A: the
+    #: finiteness of A is then checked on the small result instead of in an extra pass over A
+    #: (and confirmed on A before raising, so an overflow of finite input is not mistaken).
+    nonfinite_reaches_output: bool = False
     __array_ufunc__ = None  # ``ndarray @ S`` defers to ``S.__rmatmul__``
 
     def __init__(self, m: int, n: int, *, seed: Any = None) -> None:
@@ -133,7 +137,7 @@ class SketchOperator(ABC):
             block = A.tocsr() if axis == 0 else A.T.tocsr()
             result = self._apply_sparse(block, offset)
             return result if axis == 0 else result.T
-        A = v.check_array(A, "A")
+        A = v.check_array(A, "A", finite=not self.nonfinite_reaches_output)
         if A.ndim not in (1, 2) or (A.ndim == 1 and axis == 1):
             raise ValueError(
                 f"A must be 1-D (axis=0) or 2-D, got shape {tuple(A.shape)} with axis={axis}"
@@ -143,10 +147,14 @@ class SketchOperator(ABC):
         if computed_on_host(xp):
             return xp.asarray(self.apply(to_numpy(A), axis, offset=offset), device=device(A))
         if A.ndim == 1:
-            return xp.reshape(self._apply(xp.reshape(A, (-1, 1)), offset), (-1,))
-        if axis == 0:
-            return self._apply(A, offset)
-        return xp.matrix_transpose(self._apply(xp.matrix_transpose(A), offset))
+            result = xp.reshape(self._apply(xp.reshape(A, (-1, 1)), offset), (-1,))
+        elif axis == 0:
+            result = self._apply(A, offset)
+        else:
+            result = xp.matrix_transpose(self._apply(xp.matrix_transpose(A), offset))
+        if self.nonfinite_reaches_output and not bool(xp.all(xp.isfinite(result))):
+            v.check_finite(A, "A")
+        return result
 
     def _check_offset(self, offset: Any, rows: int) -> int:
         if offset is None:

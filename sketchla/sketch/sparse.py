@@ -75,6 +75,7 @@ class CountSketch(_ColumnSparseSketch):
     """
 
     kind = "countsketch"
+    nonfinite_reaches_output = True
 
     def _structure(self, start, stop, dtype, xp, device):
         k = stop - start
@@ -94,6 +95,7 @@ class SASOSketch(_ColumnSparseSketch):
     """
 
     kind = "saso"
+    nonfinite_reaches_output = True
 
     def __init__(self, m: int, n: int, *, nnz: int = 8, seed: Any = None) -> None:
         super().__init__(m, n, seed=seed)
@@ -114,18 +116,7 @@ class SASOSketch(_ColumnSparseSketch):
         u = self.generator(0).uniform(
             (k, nnz), dtype=xp.float64, xp=xp, device=device, start=start * nnz
         )
-        # Floyd's algorithm, vectorised over columns: for t = m - nnz, ..., m - 1 draw r
-        # uniform on [0, t]; keep r unless already chosen, then keep t. Every nnz-subset of
-        # [0, m) comes out equally likely.
-        chosen = []
-        for step in range(nnz):
-            top = m - nnz + step
-            r = xp.astype(xp.floor(u[:, step] * (top + 1)), xp.int64)
-            if chosen:
-                taken = xp.any(xp.stack(chosen, axis=1) == xp.reshape(r, (-1, 1)), axis=1)
-                r = xp.where(taken, xp.asarray(top, dtype=xp.int64, device=device), r)
-            chosen.append(r)
-        rows = xp.reshape(xp.stack(chosen, axis=1), (-1,))
+        rows = xp.reshape(kernel("floyd_sample", xp)(u, m, xp=xp), (-1,))
         values = self.generator(1).signs(
             k * nnz, dtype=dtype, xp=xp, device=device, start=start * nnz
         ) * (1.0 / math.sqrt(nnz))

@@ -45,6 +45,8 @@ def fwht(x: Any, xp: Any) -> Any:
 class _TrigonometricSketch(SketchOperator):
     """Shared sign / transform / sample structure; subclasses supply the transform."""
 
+    nonfinite_reaches_output = True
+
     def __init__(self, m: int, n: int, *, seed: Any = None) -> None:
         super().__init__(m, n, seed=seed)
         if self._m > self._n:

@@ -172,3 +172,19 @@ def test_triton_kernels_equal_numba_in_the_interpreter():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "triton kernels agree" in result.stdout
+
+
+@given(
+    rows=st.integers(1, 50),
+    k=st.integers(1, 8),
+    extra=st.integers(0, 20),
+    seed=st.integers(0, 2**32),
+)
+def test_floyd_numba_equals_portable(rows, k, extra, seed):
+    u = np.random.default_rng(seed).random((rows, k))
+    portable = implementations("floyd_sample")["portable"](u, k + extra, xp=namespace_for("numpy"))
+    fast = implementations("floyd_sample")["numpy"](u, k + extra)
+    assert_equal(fast, portable)
+    assert all(len(set(row)) == k for row in fast.tolist())
+    assert fast.min() >= 0
+    assert fast.max() < k + extra

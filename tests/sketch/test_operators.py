@@ -245,3 +245,22 @@ def test_one_line_forms():
 def test_bad_input_gets_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("kind", sorted(FAMILIES))
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_input_is_refused_by_every_family(kind, bad):
+    A = np.ones((300, 3))
+    A[123, 1] = bad
+    with pytest.raises(ValueError, match="A must hold only finite values"):
+        sketch_operator(kind, 20, 300, seed=0) @ A
+    with pytest.raises(ValueError, match="A must hold only finite values"):
+        sketch_operator(kind, 20, 300, seed=0).apply(A.T.copy(), axis=1)
+
+
+@pytest.mark.parametrize("kind", sorted(FAMILIES))
+def test_finite_input_whose_sketch_overflows_is_not_refused(kind):
+    A = np.full((300, 2), 1e308)
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = sketch_operator(kind, 20, 300, seed=0) @ A
+    assert result.shape == (20, 2)

@@ -33,12 +33,18 @@ def test_unbiased_in_expectation(kind):
     assert z.max() < 5.5  # max of 256 |N(0,1)| stays below 5.5 with probability > 0.99
 
 
-def _theory_size(kind: str, d: int, distortion: float) -> int:
-    """Sketch sizes from the theory, with the constants the tests use."""
+def _theory_size(kind: str, d: int, distortion: float, failure: float = 1e-4) -> int:
+    """Sketch sizes from the theory, with the tail term of the failure probability.
+
+    Gaussian: sigma(S U) lies in 1 +- (sqrt(d) + t) / sqrt(m) with probability 1 - 2 exp(-t**2/2)
+    (Davidson-Szarek), so m = (sqrt(d) + sqrt(2 log(2 / failure)))**2 / eps**2; a factor 1.5
+    covers the sub-Gaussian families, and a further log(d + 1) the structured ones (SRHT, SRFT,
+    SASO, row sampling of incoherent input)."""
+    gaussian = (math.sqrt(d) + math.sqrt(2 * math.log(2 / failure))) ** 2 / distortion**2
     if kind in ("gaussian", "rademacher", "uniform", "very_sparse"):
-        return math.ceil(4 * d / distortion**2)
+        return math.ceil(1.5 * gaussian)
     if kind in ("saso", "srht", "srft", "uniform_rows"):
-        return math.ceil(3 * d * math.log(d + 1) / distortion**2)
+        return math.ceil(1.5 * gaussian * math.log(d + 1))
     # CountSketch: m = d**2 / (delta eps**2); failure is two leverage rows sharing a bucket
     return math.ceil(d**2 / (0.01 * distortion**2))
 

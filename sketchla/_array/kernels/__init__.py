@@ -26,3 +26,6 @@ register("scatter_add", "jax", f"{_K}.scatter_add:scatter_add_jax")
 for _name in ("sparse_sketch_apply", "sparse_sketch_apply_transpose"):
     register(_name, PORTABLE, f"{_K}.sparse_sketch:{_name}")
     register(_name, "numpy", f"{_K}._sparse_sketch_numba:{_name}")
+
+register("floyd_sample", PORTABLE, f"{_K}.floyd:floyd_sample")
+register("floyd_sample", "numpy", f"{_K}._floyd_numba:floyd_sample")
