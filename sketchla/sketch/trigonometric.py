@@ -24,22 +24,10 @@ from typing import Any
 import numpy as np
 
 from .._array import array_namespace, kernel, namespace_for
+from .._array.kernels.hadamard import fwht
 from .operator import SketchOperator
 
-__all__ = ["SRFTSketch", "SRHTSketch", "fwht"]
-
-
-def fwht(x: Any, xp: Any) -> Any:
-    """Unnormalised fast Walsh-Hadamard transform along axis 0 of ``x`` (``2**L`` rows):
-    ``H @ x`` with ``H[r, j] = (-1)**popcount(r & j)``, in ``L`` butterfly passes."""
-    size, d = x.shape
-    half = 1
-    while half < size:
-        blocks = xp.reshape(x, (size // (2 * half), 2, half, d))
-        a, b = blocks[:, 0, ...], blocks[:, 1, ...]
-        x = xp.reshape(xp.stack([a + b, a - b], axis=1), (size, d))
-        half *= 2
-    return x
+__all__ = ["SRFTSketch", "SRHTSketch"]
 
 
 class _TrigonometricSketch(SketchOperator):
@@ -105,9 +93,10 @@ class SRHTSketch(_TrigonometricSketch):
 
     def _apply(self, A: Any, offset: int) -> Any:
         xp = array_namespace(A)
-        mixed = fwht(self._padded(A, offset, xp), xp)
+        signs = self._signs(offset, offset + A.shape[0], A.dtype, xp, A.device)
         rows = self._sampled_rows(xp, A.device)
-        return xp.take(mixed, rows, axis=0) * (self._scale() / math.sqrt(self.transform_size))
+        mixed = kernel("sampled_hadamard", xp)(A, signs, offset, self.transform_size, rows, xp=xp)
+        return mixed * (self._scale() / math.sqrt(self.transform_size))
 
     def _apply_transpose(self, Y: Any) -> Any:
         xp = array_namespace(Y)

@@ -188,3 +188,18 @@ def test_floyd_numba_equals_portable(rows, k, extra, seed):
     assert all(len(set(row)) == k for row in fast.tolist())
     assert fast.min() >= 0
     assert fast.max() < k + extra
+
+
+@given(log_size=st.integers(0, 11), data=st.data(), d=st.integers(1, 5), seed=st.integers(0, 2**32))
+def test_sampled_hadamard_numba_equals_portable(log_size, data, d, seed):
+    size = 2**log_size
+    k = data.draw(st.integers(1, size))
+    offset = data.draw(st.integers(0, size - k))
+    m = data.draw(st.integers(1, size))
+    rng = np.random.default_rng(seed)
+    A, signs = rng.standard_normal((k, d)), rng.choice([-1.0, 1.0], k)
+    rows = rng.choice(size, m, replace=False)
+    xp = namespace_for("numpy")
+    portable = implementations("sampled_hadamard")["portable"](A, signs, offset, size, rows, xp=xp)
+    fast = implementations("sampled_hadamard")["numpy"](A, signs, offset, size, rows)
+    assert_close(fast, portable, rtol=0, atol=64 * np.finfo(float).eps * k * np.abs(A).max())

@@ -29,3 +29,6 @@ for _name in ("sparse_sketch_apply", "sparse_sketch_apply_transpose"):
 
 register("floyd_sample", PORTABLE, f"{_K}.floyd:floyd_sample")
 register("floyd_sample", "numpy", f"{_K}._floyd_numba:floyd_sample")
+
+register("sampled_hadamard", PORTABLE, f"{_K}.hadamard:sampled_hadamard")
+register("sampled_hadamard", "numpy", f"{_K}._hadamard_numba:sampled_hadamard")

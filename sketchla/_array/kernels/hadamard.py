@@ -1,0 +1,39 @@
+"""Rows of the Walsh-Hadamard transform of a sign-flipped, zero-padded block: the core of SRHT.
+
+``sampled_hadamard(A, signs, offset, size, rows)`` returns ``(H @ X)[rows]`` where ``X`` is the
+``size``-row array holding ``signs[:, None] * A`` at rows ``offset : offset + k`` and zeros
+elsewhere, and ``H[r, j] = (-1)**popcount(r & j)`` is the unnormalised Sylvester-ordered Hadamard
+matrix. The portable version transforms all of ``X`` with the fast Walsh-Hadamard transform and
+keeps the requested rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["fwht", "sampled_hadamard"]
+
+
+def fwht(x: Any, xp: Any) -> Any:
+    """Unnormalised fast Walsh-Hadamard transform along axis 0 of ``x`` (``2**L`` rows):
+    ``H @ x``, in ``L`` butterfly passes."""
+    size, d = x.shape
+    half = 1
+    while half < size:
+        blocks = xp.reshape(x, (size // (2 * half), 2, half, d))
+        a, b = blocks[:, 0, ...], blocks[:, 1, ...]
+        x = xp.reshape(xp.stack([a + b, a - b], axis=1), (size, d))
+        half *= 2
+    return x
+
+
+def sampled_hadamard(A: Any, signs: Any, offset: int, size: int, rows: Any, *, xp: Any) -> Any:
+    """Portable version: pad, transform everything, keep ``rows``."""
+    k, d = A.shape
+    parts = [A * xp.reshape(signs, (-1, 1))]
+    if offset:
+        parts.insert(0, xp.zeros((offset, d), dtype=A.dtype, device=A.device))
+    if size - offset - k:
+        parts.append(xp.zeros((size - offset - k, d), dtype=A.dtype, device=A.device))
+    padded = xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
+    return xp.take(fwht(padded, xp), rows, axis=0)
