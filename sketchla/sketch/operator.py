@@ -46,6 +46,8 @@ class SketchOperator(ABC):
     #: finiteness of A is then checked on the small result instead of in an extra pass over A
     #: (and confirmed on A before raising, so an overflow of finite input is not mistaken).
     nonfinite_reaches_output: bool = False
+    #: The scipy.sparse format ``_apply_sparse`` takes ("csr" or "csc").
+    sparse_input_format: str = "csr"
     __array_ufunc__ = None  # ``ndarray @ S`` defers to ``S.__rmatmul__``
 
     def __init__(self, m: int, n: int, *, seed: Any = None) -> None:
@@ -134,8 +136,8 @@ class SketchOperator(ABC):
             A = _check_sparse(A, "A")
             rows = A.shape[axis]
             offset = self._check_offset(offset, rows)
-            block = A.tocsr() if axis == 0 else A.T.tocsr()
-            result = self._apply_sparse(block, offset)
+            oriented = A if axis == 0 else A.T
+            result = self._apply_sparse(oriented.asformat(self.sparse_input_format), offset)
             return result if axis == 0 else result.T
         A = v.check_array(A, "A", finite=not self.nonfinite_reaches_output)
         if A.ndim not in (1, 2) or (A.ndim == 1 and axis == 1):
@@ -146,12 +148,14 @@ class SketchOperator(ABC):
         xp = array_namespace(A)
         if computed_on_host(xp):
             return xp.asarray(self.apply(to_numpy(A), axis, offset=offset), device=device(A))
-        if A.ndim == 1:
-            result = xp.reshape(self._apply(xp.reshape(A, (-1, 1)), offset), (-1,))
-        elif axis == 0:
-            result = self._apply(A, offset)
-        else:
-            result = xp.matrix_transpose(self._apply(xp.matrix_transpose(A), offset))
+        # inf - inf in a sketch of non-finite input is refused just below, not warned about
+        with np.errstate(invalid="ignore" if self.nonfinite_reaches_output else "warn"):
+            if A.ndim == 1:
+                result = xp.reshape(self._apply(xp.reshape(A, (-1, 1)), offset), (-1,))
+            elif axis == 0:
+                result = self._apply(A, offset)
+            else:
+                result = xp.matrix_transpose(self._apply(xp.matrix_transpose(A), offset))
         if self.nonfinite_reaches_output and not bool(xp.all(xp.isfinite(result))):
             v.check_finite(A, "A")
         return result
@@ -218,8 +222,9 @@ class SketchOperator(ABC):
         """``S[:, offset:offset + k] @ A`` for a validated dense ``(k, d)`` array."""
 
     @abstractmethod
-    def _apply_sparse(self, A: sp.csr_array, offset: int) -> np.ndarray:
-        """The same for a validated CSR matrix (dense NumPy result)."""
+    def _apply_sparse(self, A: sp.sparray, offset: int) -> np.ndarray:
+        """The same for a validated sparse matrix in ``sparse_input_format`` (dense NumPy
+        result)."""
 
     @abstractmethod
     def _apply_transpose(self, Y: Any) -> Any:
@@ -260,7 +265,7 @@ class TransposedSketch:
         return f"{self._parent!r}.T"
 
 
-def _check_sparse(A: Any, name: str) -> sp.csr_array:
+def _check_sparse(A: Any, name: str) -> sp.sparray:
     if A.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {A.shape}")
     if not np.issubdtype(A.dtype, np.floating):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["sparse_sketch_apply", "sparse_sketch_apply_csr", "sparse_sketch_apply_transpose"]
+__all__ = ["sparse_sketch_apply", "sparse_sketch_apply_csc", "sparse_sketch_apply_transpose"]
 
 
 @nb.njit(parallel=True, cache=True)
@@ -48,16 +48,17 @@ def _right(indptr, rows, values, At, out_t, parts, tile):
                         acc[rows[p]] += values[p] * a
 
 
-@nb.njit(cache=True)
-def _left_csr(indptr, rows, values, a_indptr, a_indices, a_data, out):
-    """out += S @ A for CSR A (row j of A meets column j of S): O(nnz(A) * nnz per column)."""
-    n = indptr.shape[0] - 1
-    for j in range(n):
-        for q in range(a_indptr[j], a_indptr[j + 1]):
-            c = a_indices[q]
+@nb.njit(parallel=True, cache=True)
+def _left_csc(indptr, rows, values, a_indptr, a_indices, a_data, out_t):
+    """out_t[c] = S @ A[:, c] for CSC A: O(nnz(A) * nnz per column of S). Each thread owns
+    whole columns of A, and the row of out_t it fills (m values) stays in cache."""
+    for c in nb.prange(a_indptr.shape[0] - 1):
+        acc = out_t[c]
+        for q in range(a_indptr[c], a_indptr[c + 1]):
+            j = a_indices[q]
             a = a_data[q]
             for p in range(indptr[j], indptr[j + 1]):
-                out[rows[p], c] += values[p] * a
+                acc[rows[p]] += values[p] * a
 
 
 @nb.njit(parallel=True, cache=True)
@@ -88,18 +89,19 @@ def sparse_sketch_apply(indptr, rows, values, A, m, *, xp=None):
     return partial.sum(axis=0) if parts > 1 else partial[0]
 
 
-def sparse_sketch_apply_csr(indptr, rows, values, A_csr, m):
-    out = np.zeros((m, A_csr.shape[1]), dtype=A_csr.dtype)
-    _left_csr(
+def sparse_sketch_apply_csc(indptr, rows, values, A_csc, m):
+    """``S @ A`` for a ``scipy.sparse`` CSC matrix ``A`` (a Fortran-ordered dense result)."""
+    out_t = np.zeros((A_csc.shape[1], m), dtype=A_csc.dtype)
+    _left_csc(
         indptr,
         rows,
-        values.astype(A_csr.dtype, copy=False),
-        A_csr.indptr,
-        A_csr.indices,
-        A_csr.data,
-        out,
+        values.astype(A_csc.dtype, copy=False),
+        A_csc.indptr,
+        A_csc.indices,
+        A_csc.data,
+        out_t,
     )
-    return out
+    return out_t.T
 
 
 def sparse_sketch_apply_transpose(indptr, rows, values, Y, *, xp=None):
