@@ -141,10 +141,13 @@ class Generator:
         xp: ModuleType,
         device: Any,
         start: Any,
+        out: Any = None,
         **params: Any,
     ) -> Any:
         shape = v.check_shape(shape)
         n = math.prod(shape)
+        if out is not None:
+            params["out"] = _check_out(out, shape, dtype, xp)
         per_block = VALUES_PER_BLOCK[kind]
         if start is None:
             first = self._next_block * per_block
@@ -163,7 +166,7 @@ class Generator:
             device=device,
             **params,
         )
-        return xp.reshape(values, shape)
+        return out if out is not None else xp.reshape(values, shape)
 
     # -- distributions -----------------------------------------------------------------------
 
@@ -177,6 +180,7 @@ class Generator:
         xp: Any = None,
         device: Any = None,
         start: int | None = None,
+        out: Any = None,
     ) -> Any:
         """Uniform values on ``[low, high)``.
 
@@ -195,6 +199,9 @@ class Generator:
             Device of the output, in ``xp``'s terms.
         start : int, optional
             Index of the first value in the stream; the generator does not advance.
+        out : numpy.ndarray, optional
+            A C-contiguous NumPy array of ``shape`` and ``dtype`` to write the values into
+            (NumPy output only), as in NumPy's generators; saves an allocation in loops.
 
         Returns
         -------
@@ -211,8 +218,14 @@ class Generator:
         xp = namespace_for(xp)
         dtype = v.check_dtype(dtype, xp, device=device)
         low, high = _check_interval(low, high)
-        u = self._draw("uniform", shape, dtype, xp, device, start)
-        return u if (low, high) == (0.0, 1.0) else low + (high - low) * u
+        u = self._draw("uniform", shape, dtype, xp, device, start, out=out)
+        if (low, high) == (0.0, 1.0):
+            return u
+        if out is not None:
+            u *= high - low
+            u += low
+            return u
+        return low + (high - low) * u
 
     def normal(
         self,
@@ -224,6 +237,7 @@ class Generator:
         xp: Any = None,
         device: Any = None,
         start: int | None = None,
+        out: Any = None,
     ) -> Any:
         """Normal values with mean ``loc`` and standard deviation ``scale``.
 
@@ -242,8 +256,14 @@ class Generator:
         loc, scale = _check_finite_float(loc, "loc"), _check_finite_float(scale, "scale")
         if scale < 0:
             raise ValueError(f"scale must be >= 0, got {scale}")
-        z = self._draw("normal", shape, dtype, xp, device, start)
-        return z if (loc, scale) == (0.0, 1.0) else loc + scale * z
+        z = self._draw("normal", shape, dtype, xp, device, start, out=out)
+        if (loc, scale) == (0.0, 1.0):
+            return z
+        if out is not None:
+            z *= scale
+            z += loc
+            return z
+        return loc + scale * z
 
     def signs(
         self,
@@ -253,6 +273,7 @@ class Generator:
         xp: Any = None,
         device: Any = None,
         start: int | None = None,
+        out: Any = None,
     ) -> Any:
         """Independent values +1 and -1 with probability 1/2 each (Rademacher).
 
@@ -271,7 +292,7 @@ class Generator:
             dtype = v.check_dtype(dtype, xp, kind="signed integer")
         else:
             dtype = v.check_dtype(dtype, xp, device=device)
-        return self._draw("signs", shape, dtype, xp, device, start)
+        return self._draw("signs", shape, dtype, xp, device, start, out=out)
 
     def integers(
         self,
@@ -420,6 +441,21 @@ class Generator:
         """
         n = a if _is_int(a) else (a.shape[0] if is_array(a) else len(a))
         return self.choice(a, n, replace=False, xp=xp, device=device, start=start)
+
+
+def _check_out(out: Any, shape: tuple[int, ...], dtype: Any, xp: ModuleType) -> np.ndarray:
+    """The flat view of a NumPy ``out`` array that can take the values (as in NumPy's
+    generators, ``out=`` saves an allocation in loops that draw blocks of one size)."""
+    if backend_name(xp) != "numpy" or not isinstance(out, np.ndarray):
+        raise TypeError("out must be a NumPy array (out= is supported for NumPy output only)")
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(
+            f"out must have shape {shape} and dtype {np.dtype(dtype)}, got shape {out.shape} "
+            f"and dtype {out.dtype}"
+        )
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError("out must be C-contiguous and writeable")
+    return out.reshape(-1)
 
 
 def _is_int(value: Any) -> bool:

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from .._array import array_namespace
+from .._array import array_namespace, backend_name
+from .._array.namespace import numpy_dtype
 from .operator import SketchOperator
 
 __all__ = ["GaussianSketch", "RademacherSketch", "UniformSketch"]
@@ -34,9 +35,9 @@ class _DenseSketch(SketchOperator):
 
     nonfinite_reaches_output = True
 
-    def _raw_panel(self, p: int, dtype: Any, xp: Any, device: Any) -> Any:
+    def _raw_panel(self, p: int, dtype: Any, xp: Any, device: Any, out: Any = None) -> Any:
         """Panel ``p`` (all ``m`` rows, ``PANEL_WIDTH`` columns) before the ``1/sqrt(m)``
-        scaling."""
+        scaling; written into ``out`` (a NumPy buffer reused across panels) when given."""
         raise NotImplementedError
 
     def _scale(self) -> float:
@@ -44,10 +45,16 @@ class _DenseSketch(SketchOperator):
 
     def _panels(self, start: int, stop: int, dtype: Any, xp: Any, device: Any):
         """``(panel columns, first column)`` pieces of ``S[:, start:stop]`` (unscaled)."""
+        # NumPy panels reuse one buffer: a fresh 4096-column panel per step costs page faults
+        buffer = (
+            np.empty((self._m, PANEL_WIDTH), dtype=numpy_dtype(dtype))
+            if backend_name(xp) == "numpy"
+            else None
+        )
         for p in range(start // PANEL_WIDTH, -(-stop // PANEL_WIDTH)):
             lo = max(start, p * PANEL_WIDTH)
             hi = min(stop, (p + 1) * PANEL_WIDTH)
-            panel = self._raw_panel(p, dtype, xp, device)
+            panel = self._raw_panel(p, dtype, xp, device, out=buffer)
             yield panel[:, lo - p * PANEL_WIDTH : hi - p * PANEL_WIDTH], lo
 
     def _apply(self, A: Any, offset: int) -> Any:
@@ -68,11 +75,16 @@ class _DenseSketch(SketchOperator):
 
     def _apply_transpose(self, Y: Any) -> Any:
         xp = array_namespace(Y)
-        blocks = [panel.T @ Y for panel, _ in self._panels(0, self._n, Y.dtype, xp, Y.device)]
+        blocks = [
+            xp.matrix_transpose(panel) @ Y
+            for panel, _ in self._panels(0, self._n, Y.dtype, xp, Y.device)
+        ]
         return xp.concat(blocks, axis=0) * self._scale()
 
     def _dense(self, xp: Any, device: Any, dtype: Any) -> Any:
-        panels = [panel for panel, _ in self._panels(0, self._n, dtype, xp, device)]
+        panels = [
+            xp.asarray(panel, copy=True) for panel, _ in self._panels(0, self._n, dtype, xp, device)
+        ]
         return xp.concat(panels, axis=1) * self._scale()
 
 
@@ -82,9 +94,14 @@ class GaussianSketch(_DenseSketch):
 
     kind = "gaussian"
 
-    def _raw_panel(self, p, dtype, xp, device):
+    def _raw_panel(self, p, dtype, xp, device, out=None):
         return self.generator(0).normal(
-            (self._m, PANEL_WIDTH), start=p * PANEL_STRIDE, dtype=dtype, xp=xp, device=device
+            (self._m, PANEL_WIDTH),
+            start=p * PANEL_STRIDE,
+            dtype=dtype,
+            xp=xp,
+            device=device,
+            out=out,
         )
 
 
@@ -93,9 +110,14 @@ class RademacherSketch(_DenseSketch):
 
     kind = "rademacher"
 
-    def _raw_panel(self, p, dtype, xp, device):
+    def _raw_panel(self, p, dtype, xp, device, out=None):
         return self.generator(0).signs(
-            (self._m, PANEL_WIDTH), start=p * PANEL_STRIDE, dtype=dtype, xp=xp, device=device
+            (self._m, PANEL_WIDTH),
+            start=p * PANEL_STRIDE,
+            dtype=dtype,
+            xp=xp,
+            device=device,
+            out=out,
         )
 
 
@@ -104,7 +126,7 @@ class UniformSketch(_DenseSketch):
 
     kind = "uniform"
 
-    def _raw_panel(self, p, dtype, xp, device):
+    def _raw_panel(self, p, dtype, xp, device, out=None):
         root3 = math.sqrt(3.0)
         return self.generator(0).uniform(
             (self._m, PANEL_WIDTH),
@@ -114,4 +136,5 @@ class UniformSketch(_DenseSketch):
             dtype=dtype,
             xp=xp,
             device=device,
+            out=out,
         )

@@ -339,3 +339,24 @@ def test_mixed_namespaces_are_refused():
         Generator(0).choice(np.arange(3), 2, p=torch.tensor([0.2, 0.3, 0.5]))
     with pytest.raises(BackendError, match="xp=torch but a/p are numpy"):
         Generator(0).choice(np.arange(3), 2, xp=torch)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "normal", "signs"])
+def test_out_receives_the_same_values(kind):
+    out = np.empty((30, 7))
+    got = getattr(Generator(4), kind)((30, 7), out=out, start=11)
+    assert got is out
+    assert_equal(out, getattr(Generator(4), kind)((30, 7), start=11))
+    scaled = np.empty(5)
+    Generator(4).normal(5, loc=2.0, scale=3.0, out=scaled)
+    assert_close(scaled, 2.0 + 3.0 * Generator(4).normal(5))
+
+
+def test_out_must_fit():
+    with pytest.raises(ValueError, match=r"out must have shape \(3,\) and dtype float64"):
+        Generator(0).normal(3, out=np.empty(4))
+    with pytest.raises(ValueError, match="out must be C-contiguous and writeable"):
+        Generator(0).normal(3, out=np.empty((3, 2))[:, 0])
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="out must be a NumPy array"):
+        Generator(0).normal(3, xp=torch, dtype=torch.float64, out=torch.empty(3))

@@ -146,22 +146,22 @@ def _empty(n, dtype):
     return np.empty(n, dtype=np.dtype(dtype))
 
 
-def random_uniform(n, *, key, stream, start, dtype, xp=None, device=None):
-    out = _empty(n, dtype)
+def random_uniform(n, *, key, stream, start, dtype, xp=None, device=None, out=None):
+    out = _empty(n, dtype) if out is None else out
     if n:
         _fill_uniform(out, key[0], key[1], stream, start, out.dtype == np.float32)
     return out
 
 
-def random_normal(n, *, key, stream, start, dtype, xp=None, device=None):
-    out = _empty(n, dtype)
+def random_normal(n, *, key, stream, start, dtype, xp=None, device=None, out=None):
+    out = _empty(n, dtype) if out is None else out
     if n:
         _fill_normal(out, key[0], key[1], stream, start)
     return out
 
 
-def random_signs(n, *, key, stream, start, dtype, xp=None, device=None):
-    out = _empty(n, dtype)
+def random_signs(n, *, key, stream, start, dtype, xp=None, device=None, out=None):
+    out = _empty(n, dtype) if out is None else out
     if n:
         _fill_signs(out, key[0], key[1], stream, start)
     return out
