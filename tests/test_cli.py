@@ -38,3 +38,6 @@ def test_demo_writes_a_report(tmp_path):
     assert "| numpy (cpu) | yes | 0 |" in report
     assert "equal the slice" in report
     assert "NO" not in report.replace("NumPy", "")
+    assert "## Sketching operators against their peers" in report
+    for family in ("countsketch", "saso", "srht", "srft", "gaussian", "very_sparse"):
+        assert f"| {family} |" in report

@@ -19,7 +19,7 @@ from .._array.backends import AvailableBackend, available_backends
 __all__ = ["SECTIONS", "DemoContext", "SectionResult", "markdown_table", "run_demo"]
 
 #: Demo sections, in the order they run (module paths).
-SECTIONS: tuple[str, ...] = ("sketchla.demo.random_numbers",)
+SECTIONS: tuple[str, ...] = ("sketchla.demo.random_numbers", "sketchla.demo.sketching")
 
 
 @dataclass(frozen=True)
