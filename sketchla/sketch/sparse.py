@@ -35,8 +35,6 @@ _STEP_STRIDE = 2**40
 class _ColumnSparseSketch(SketchOperator):
     """Shared machinery: a family supplies the CSC structure of any block of columns."""
 
-    sparse_input_format = "csc"
-
     def _structure(self, start: int, stop: int, dtype: Any, xp: Any, device: Any):
         """``(indptr, rows, values)`` of ``S[:, start:stop]`` (int64, int64, ``dtype``)."""
         raise NotImplementedError
@@ -47,11 +45,11 @@ class _ColumnSparseSketch(SketchOperator):
         return kernel("sparse_sketch_apply", xp)(indptr, rows, values, A, self._m, xp=xp)
 
     def _apply_sparse(self, A, offset: int) -> np.ndarray:
-        from .._array.kernels._sparse_sketch_numba import sparse_sketch_apply_csc
+        from .._array.kernels._sparse_sketch_numba import sparse_sketch_apply_csr
 
         xp = namespace_for("numpy")
         indptr, rows, values = self._structure(offset, offset + A.shape[0], A.dtype, xp, "cpu")
-        return sparse_sketch_apply_csc(indptr, rows, values, A, self._m)
+        return sparse_sketch_apply_csr(indptr, rows, values, A, self._m)
 
     def _apply_transpose(self, Y: Any) -> Any:
         xp = array_namespace(Y)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["sparse_sketch_apply", "sparse_sketch_apply_csc", "sparse_sketch_apply_transpose"]
+__all__ = ["sparse_sketch_apply", "sparse_sketch_apply_csr", "sparse_sketch_apply_transpose"]
 
 
 @nb.njit(parallel=True, cache=True)
@@ -48,17 +48,36 @@ def _right(indptr, rows, values, At, out_t, parts, tile):
                         acc[rows[p]] += values[p] * a
 
 
+@nb.njit(cache=True)
+def _by_rows(indptr, rows, values, m):
+    """The nonzeros of S regrouped by row (a counting sort): S in CSR form."""
+    counts = np.zeros(m + 1, dtype=np.int64)
+    for p in range(rows.shape[0]):
+        counts[rows[p] + 1] += 1
+    row_ptr = np.cumsum(counts)
+    fill = row_ptr[:-1].copy()
+    columns = np.empty(rows.shape[0], dtype=np.int64)
+    row_values = np.empty(rows.shape[0], dtype=values.dtype)
+    for j in range(indptr.shape[0] - 1):
+        for p in range(indptr[j], indptr[j + 1]):
+            slot = fill[rows[p]]
+            columns[slot] = j
+            row_values[slot] = values[p]
+            fill[rows[p]] += 1
+    return row_ptr, columns, row_values
+
+
 @nb.njit(parallel=True, cache=True)
-def _left_csc(indptr, rows, values, a_indptr, a_indices, a_data, out_t):
-    """out_t[c] = S @ A[:, c] for CSC A: O(nnz(A) * nnz per column of S). Each thread owns
-    whole columns of A, and the row of out_t it fills (m values) stays in cache."""
-    for c in nb.prange(a_indptr.shape[0] - 1):
-        acc = out_t[c]
-        for q in range(a_indptr[c], a_indptr[c + 1]):
-            j = a_indices[q]
-            a = a_data[q]
-            for p in range(indptr[j], indptr[j + 1]):
-                acc[rows[p]] += values[p] * a
+def _left_csr(row_ptr, columns, row_values, a_indptr, a_indices, a_data, out):
+    """out[r] = sum over the nonzeros (j, v) of row r of S of v * A[j] for CSR A: each thread
+    owns output rows, which stay in cache while the rows of A they need stream in."""
+    for r in nb.prange(row_ptr.shape[0] - 1):
+        acc = out[r]
+        for p in range(row_ptr[r], row_ptr[r + 1]):
+            j = columns[p]
+            v = row_values[p]
+            for q in range(a_indptr[j], a_indptr[j + 1]):
+                acc[a_indices[q]] += v * a_data[q]
 
 
 @nb.njit(parallel=True, cache=True)
@@ -89,19 +108,13 @@ def sparse_sketch_apply(indptr, rows, values, A, m, *, xp=None):
     return partial.sum(axis=0) if parts > 1 else partial[0]
 
 
-def sparse_sketch_apply_csc(indptr, rows, values, A_csc, m):
-    """``S @ A`` for a ``scipy.sparse`` CSC matrix ``A`` (a Fortran-ordered dense result)."""
-    out_t = np.zeros((A_csc.shape[1], m), dtype=A_csc.dtype)
-    _left_csc(
-        indptr,
-        rows,
-        values.astype(A_csc.dtype, copy=False),
-        A_csc.indptr,
-        A_csc.indices,
-        A_csc.data,
-        out_t,
-    )
-    return out_t.T
+def sparse_sketch_apply_csr(indptr, rows, values, A_csr, m):
+    """``S @ A`` for a ``scipy.sparse`` CSR matrix ``A``, in O(nnz(A) * nnz per column of S)
+    work (Gustavson's row-by-row product with a dense accumulator per row of the result)."""
+    row_ptr, columns, row_values = _by_rows(indptr, rows, values.astype(A_csr.dtype), m)
+    out = np.zeros((m, A_csr.shape[1]), dtype=A_csr.dtype)
+    _left_csr(row_ptr, columns, row_values, A_csr.indptr, A_csr.indices, A_csr.data, out)
+    return out
 
 
 def sparse_sketch_apply_transpose(indptr, rows, values, Y, *, xp=None):
