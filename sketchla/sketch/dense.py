@@ -16,6 +16,7 @@ Scalings make ``E[S.T @ S] = I``: Gaussian ``N(0, 1/m)``; Rademacher ``+-1/sqrt(
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -44,18 +45,33 @@ class _DenseSketch(SketchOperator):
         return 1.0 / math.sqrt(self._m)
 
     def _panels(self, start: int, stop: int, dtype: Any, xp: Any, device: Any):
-        """``(panel columns, first column)`` pieces of ``S[:, start:stop]`` (unscaled)."""
-        # NumPy panels reuse one buffer: a fresh 4096-column panel per step costs page faults
-        buffer = (
-            np.empty((self._m, PANEL_WIDTH), dtype=numpy_dtype(dtype))
-            if backend_name(xp) == "numpy"
-            else None
-        )
-        for p in range(start // PANEL_WIDTH, -(-stop // PANEL_WIDTH)):
-            lo = max(start, p * PANEL_WIDTH)
-            hi = min(stop, (p + 1) * PANEL_WIDTH)
-            panel = self._raw_panel(p, dtype, xp, device, out=buffer)
-            yield panel[:, lo - p * PANEL_WIDTH : hi - p * PANEL_WIDTH], lo
+        """``(panel columns, first column)`` pieces of ``S[:, start:stop]`` (unscaled).
+
+        With NumPy, the next panel is generated on a worker thread while the caller multiplies
+        the current one (two reused buffers): the generator and the BLAS product then share
+        the cores instead of taking turns, which also spares the generator OpenBLAS's threads
+        spinning idle after each product."""
+        spans = [
+            (p, max(start, p * PANEL_WIDTH), min(stop, (p + 1) * PANEL_WIDTH))
+            for p in range(start // PANEL_WIDTH, -(-stop // PANEL_WIDTH))
+        ]
+        if not spans:
+            return
+        if backend_name(xp) != "numpy":
+            for p, lo, hi in spans:
+                panel = self._raw_panel(p, dtype, xp, device)
+                yield panel[:, lo - p * PANEL_WIDTH : hi - p * PANEL_WIDTH], lo
+            return
+        buffers = [np.empty((self._m, PANEL_WIDTH), dtype=numpy_dtype(dtype)) for _ in range(2)]
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            pending = worker.submit(self._raw_panel, spans[0][0], dtype, xp, device, buffers[0])
+            for i, (p, lo, hi) in enumerate(spans):
+                panel = pending.result()
+                if i + 1 < len(spans):
+                    pending = worker.submit(
+                        self._raw_panel, spans[i + 1][0], dtype, xp, device, buffers[(i + 1) % 2]
+                    )
+                yield panel[:, lo - p * PANEL_WIDTH : hi - p * PANEL_WIDTH], lo
 
     def _apply(self, A: Any, offset: int) -> Any:
         xp = array_namespace(A)

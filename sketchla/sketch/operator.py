@@ -150,6 +150,10 @@ class SketchOperator(ABC):
         if computed_on_host(xp):
             return xp.asarray(self.apply(to_numpy(A), axis, offset=offset), device=device(A))
         # inf - inf in a sketch of non-finite input is refused just below, not warned about
+        if A.shape[axis] == 0:  # an empty block contributes nothing
+            width = () if A.ndim == 1 else (A.shape[1 - axis],)
+            zeros = xp.zeros((self._m, *width), dtype=A.dtype, device=device(A))
+            return zeros if axis == 0 else xp.matrix_transpose(zeros)
         quiet = np.errstate(invalid="ignore") if self.nonfinite_reaches_output else nullcontext()
         with quiet:
             if A.ndim == 1:

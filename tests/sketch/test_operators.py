@@ -264,3 +264,9 @@ def test_finite_input_whose_sketch_overflows_is_not_refused(kind):
     with np.errstate(over="ignore", invalid="ignore"):
         result = sketch_operator(kind, 20, 300, seed=0) @ A
     assert result.shape == (20, 2)
+
+
+@pytest.mark.parametrize("kind", sorted(FAMILIES))
+def test_an_empty_block_contributes_nothing(kind):
+    S = sketch_operator(kind, 8, 100, seed=0)
+    assert_equal(S.apply(np.ones((0, 3)), offset=40), np.zeros((8, 3)))

@@ -58,7 +58,7 @@ def _unit53(high, low):
     )
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _fill_uniform(out, k0, k1, stream, start, single):
     n = out.size
     first = start // 2
@@ -79,7 +79,7 @@ def _fill_uniform(out, k0, k1, stream, start, single):
                 out[i + 1] = _unit53(w2, w3)
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _fill_normal(out, k0, k1, stream, start):
     n = out.size
     first = start // 2
@@ -103,7 +103,7 @@ def _fill_normal(out, k0, k1, stream, start):
             out[i + 1] = v2 * factor
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _fill_signs(out, k0, k1, stream, start):
     n = out.size
     first = start // 128
@@ -120,7 +120,7 @@ def _fill_signs(out, k0, k1, stream, start):
                     out[i] = 1 - 2 * np.int64((word >> np.uint32(bit)) & np.uint32(1))
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, nogil=True)
 def _fill_pairs_as_integers(out, k0, k1, stream, start, span, sort_keys):
     """Integers in [0, span) (span <= 2**32), or 63-bit sort keys when ``sort_keys``."""
     n = out.size
