@@ -14,18 +14,9 @@ import argparse
 import importlib
 import itertools
 import sys
-import time
 from pathlib import Path
 
-
-def _best(fn, repeat: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - began)
-    return best
+from sketchla.demo import best_time
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{label:70s} skipped ({why})")
                     continue
                 run = getattr(bench, method)
-                seconds = _best(lambda run=run, c=combo: run(*c), args.repeat)
+                seconds = best_time(lambda run=run, c=combo: run(*c), args.repeat)
                 first = first or seconds
                 print(f"{label:70s} {1e3 * seconds:9.2f} ms  ratio to first {seconds / first:6.2f}")
     return 0

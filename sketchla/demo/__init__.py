@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .._array.backends import AvailableBackend, available_backends
 
-__all__ = ["SECTIONS", "DemoContext", "SectionResult", "markdown_table", "run_demo"]
+__all__ = ["SECTIONS", "DemoContext", "SectionResult", "best_time", "markdown_table", "run_demo"]
 
 #: Demo sections, in the order they run (module paths).
 SECTIONS: tuple[str, ...] = ("sketchla.demo.random_numbers", "sketchla.demo.sketching")
@@ -39,6 +39,18 @@ class SectionResult:
     rows: list[dict[str, object]]
     figures: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def best_time(run, repeats: int) -> float:
+    """Best wall time of ``repeats`` calls of ``run()``, after one untimed warm-up call
+    (compilation, page faults)."""
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - began)
+    return best
 
 
 def markdown_table(rows: list[dict[str, object]]) -> str:

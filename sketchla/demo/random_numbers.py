@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from .._array import to_numpy
 from ..random import Generator
-from . import DemoContext, SectionResult
+from . import DemoContext, SectionResult, best_time
 
 TITLE = "Counter-based random numbers: one seed, the same numbers everywhere"
-
-
-def _best_time(fn, repeats: int) -> float:
-    fn()  # warm-up (compilation, allocator)
-    best = float("inf")
-    for _ in range(repeats):
-        began = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - began)
-    return best
 
 
 def _sync(xp):
@@ -59,7 +47,7 @@ def run(context: DemoContext) -> SectionResult:
             Generator(0).normal(n, **kw)
             sync()
 
-        seconds = _best_time(generate, repeats)
+        seconds = best_time(generate, repeats)
         rows.append(
             {
                 "backend": b.label,
@@ -71,7 +59,7 @@ def run(context: DemoContext) -> SectionResult:
             }
         )
     numpy_rng = np.random.default_rng(0)
-    numpy_seconds = _best_time(lambda: numpy_rng.standard_normal(n), repeats)
+    numpy_seconds = best_time(lambda: numpy_rng.standard_normal(n), repeats)
     rows.append(
         {
             "backend": "peer: numpy.random.default_rng().standard_normal",

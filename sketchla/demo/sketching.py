@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
 from ..sketch import sketch_operator
-from . import DemoContext, SectionResult
+from . import DemoContext, SectionResult, best_time
 
 TITLE = "Sketching operators against their peers"
-
-
-def _best(run, repeats: int) -> float:
-    run()  # warm-up: compilation, page faults
-    best = float("inf")
-    for _ in range(repeats):
-        began = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - began)
-    return best
 
 
 def _distortion(sketched_basis: np.ndarray) -> float:
@@ -35,9 +23,9 @@ def run(context: DemoContext) -> SectionResult:
     rng = np.random.default_rng(0)
     A = rng.standard_normal((n, d))
     U = np.linalg.qr(rng.standard_normal((n, 16)))[0]
-    one_pass = _best(lambda: A.sum(0), repeats)
-    cwt = _best(lambda: scipy.linalg.clarkson_woodruff_transform(A, m, rng=0), repeats)
-    gaussian_peer = _best(lambda: (rng.standard_normal((m, n)) / np.sqrt(m)) @ A, 1)
+    one_pass = best_time(lambda: A.sum(0), repeats)
+    cwt = best_time(lambda: scipy.linalg.clarkson_woodruff_transform(A, m, rng=0), repeats)
+    gaussian_peer = best_time(lambda: (rng.standard_normal((m, n)) / np.sqrt(m)) @ A, 1)
     peers = {
         "countsketch": ("scipy clarkson_woodruff_transform", cwt),
         "saso": ("one pass over A (A.sum(0))", one_pass),
@@ -50,7 +38,7 @@ def run(context: DemoContext) -> SectionResult:
     rows = []
     for kind, (peer, peer_seconds) in peers.items():
         S = sketch_operator(kind, m, n, seed=0)
-        seconds = _best(lambda S=S: S @ A, 1 if kind in ("gaussian", "rademacher") else repeats)
+        seconds = best_time(lambda S=S: S @ A, 1 if kind in ("gaussian", "rademacher") else repeats)
         rows.append(
             {
                 "family": kind,
@@ -64,7 +52,7 @@ def run(context: DemoContext) -> SectionResult:
         )
     wide = A.T.copy()
     S = sketch_operator("very_sparse", m, n, seed=0)
-    seconds = _best(lambda: S.apply(wide, axis=1), repeats)
+    seconds = best_time(lambda: S.apply(wide, axis=1), repeats)
     row = {
         "family": "very_sparse",
         "input": f"dense {d} x {n} (axis=1)",
@@ -74,7 +62,7 @@ def run(context: DemoContext) -> SectionResult:
     try:
         from sklearn.random_projection import SparseRandomProjection
 
-        peer_seconds = _best(
+        peer_seconds = best_time(
             lambda: SparseRandomProjection(m, random_state=0).fit_transform(wide), 1
         )
         row.update(
@@ -89,10 +77,10 @@ def run(context: DemoContext) -> SectionResult:
     rows.append({key: row[key] for key in rows[0]})
     rows_sparse, cols_sparse = (10**5, 10**3) if context.quick else (10**6, 10**4)
     B = sp.random_array((rows_sparse, cols_sparse), density=1e-3, format="csr", rng=0)
-    cwt_sparse = _best(lambda: scipy.linalg.clarkson_woodruff_transform(B, m, rng=0), repeats)
+    cwt_sparse = best_time(lambda: scipy.linalg.clarkson_woodruff_transform(B, m, rng=0), repeats)
     for kind in ("countsketch", "saso"):
         S = sketch_operator(kind, m, rows_sparse, seed=0)
-        seconds = _best(lambda S=S: S @ B, repeats)
+        seconds = best_time(lambda S=S: S @ B, repeats)
         rows.append(
             {
                 "family": kind,
