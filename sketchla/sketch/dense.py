@@ -1,8 +1,9 @@
 """Dense sketches: Gaussian, Rademacher and uniform entries, generated panel by panel.
 
-Entry ``S[i, j]`` is value ``(j // W) * 2**40 + i * W + (j % W)`` of the operator's random stream,
-with panel width ``W = 4096``: each column panel ``S[:, pW:(p+1)W]`` is one contiguous block of
-the stream, rows first. Hence
+Entry ``S[i, j]`` of column panel ``p = j // W`` (``W = 4096``) is value
+``p * 2**40 + i * w_p + (j - p * W)`` of the operator's random stream, where
+``w_p = min(W, n - p * W)`` is the panel's width: each panel ``S[:, pW:pW + w_p]`` is one
+contiguous block of the stream, rows first. Hence
 
 * ``S @ A`` is computed panel by panel, ``S[:, panel] @ A[panel]``, in O(m * W + m * d) memory,
   never O(m * n);
@@ -36,10 +37,20 @@ class _DenseSketch(SketchOperator):
 
     nonfinite_reaches_output = True
 
-    def _raw_panel(self, p: int, dtype: Any, xp: Any, device: Any, out: Any = None) -> Any:
-        """Panel ``p`` (all ``m`` rows, ``PANEL_WIDTH`` columns) before the ``1/sqrt(m)``
-        scaling; written into ``out`` (a NumPy buffer reused across panels) when given."""
+    def _draw(
+        self, shape: tuple[int, int], start: int, dtype: Any, xp: Any, device: Any, out: Any
+    ) -> Any:
+        """``shape`` raw entries (before the ``1/sqrt(m)`` scaling) from stream index
+        ``start`` on, written into ``out`` when given."""
         raise NotImplementedError
+
+    def _raw_panel(self, p: int, dtype: Any, xp: Any, device: Any, out: Any = None) -> Any:
+        """Panel ``p``: all ``m`` rows, ``w_p`` columns, unscaled; written into the NumPy
+        buffer ``out`` (reused across panels, at least ``m * w_p`` entries) when given."""
+        width = min(PANEL_WIDTH, self._n - p * PANEL_WIDTH)
+        if out is not None:
+            out = out.reshape(-1)[: self._m * width].reshape(self._m, width)
+        return self._draw((self._m, width), p * PANEL_STRIDE, dtype, xp, device, out)
 
     def _scale(self) -> float:
         return 1.0 / math.sqrt(self._m)
@@ -62,7 +73,8 @@ class _DenseSketch(SketchOperator):
                 panel = self._raw_panel(p, dtype, xp, device)
                 yield panel[:, lo - p * PANEL_WIDTH : hi - p * PANEL_WIDTH], lo
             return
-        buffers = [np.empty((self._m, PANEL_WIDTH), dtype=numpy_dtype(dtype)) for _ in range(2)]
+        width = min(PANEL_WIDTH, self._n)
+        buffers = [np.empty((self._m, width), dtype=numpy_dtype(dtype)) for _ in range(2)]
         with ThreadPoolExecutor(max_workers=1) as worker:
             pending = worker.submit(self._raw_panel, spans[0][0], dtype, xp, device, buffers[0])
             for i, (p, lo, hi) in enumerate(spans):
@@ -110,14 +122,9 @@ class GaussianSketch(_DenseSketch):
 
     kind = "gaussian"
 
-    def _raw_panel(self, p, dtype, xp, device, out=None):
+    def _draw(self, shape, start, dtype, xp, device, out):
         return self.generator(0).normal(
-            (self._m, PANEL_WIDTH),
-            start=p * PANEL_STRIDE,
-            dtype=dtype,
-            xp=xp,
-            device=device,
-            out=out,
+            shape, start=start, dtype=dtype, xp=xp, device=device, out=out
         )
 
 
@@ -126,14 +133,9 @@ class RademacherSketch(_DenseSketch):
 
     kind = "rademacher"
 
-    def _raw_panel(self, p, dtype, xp, device, out=None):
+    def _draw(self, shape, start, dtype, xp, device, out):
         return self.generator(0).signs(
-            (self._m, PANEL_WIDTH),
-            start=p * PANEL_STRIDE,
-            dtype=dtype,
-            xp=xp,
-            device=device,
-            out=out,
+            shape, start=start, dtype=dtype, xp=xp, device=device, out=out
         )
 
 
@@ -142,15 +144,8 @@ class UniformSketch(_DenseSketch):
 
     kind = "uniform"
 
-    def _raw_panel(self, p, dtype, xp, device, out=None):
+    def _draw(self, shape, start, dtype, xp, device, out):
         root3 = math.sqrt(3.0)
         return self.generator(0).uniform(
-            (self._m, PANEL_WIDTH),
-            low=-root3,
-            high=root3,
-            start=p * PANEL_STRIDE,
-            dtype=dtype,
-            xp=xp,
-            device=device,
-            out=out,
+            shape, low=-root3, high=root3, start=start, dtype=dtype, xp=xp, device=device, out=out
         )

@@ -34,6 +34,7 @@ FAMILIES: dict[str, type[SketchOperator]] = {
     )
 }
 DENSE_KINDS = ("gaussian", "rademacher", "uniform", "srht", "srft")
+_PARAMETERS = {"saso": ("nnz",), "very_sparse": ("s",), "uniform_rows": ("replace",)}
 SPARSE_KINDS = ("countsketch", "saso", "very_sparse", "uniform_rows")
 
 
@@ -70,11 +71,18 @@ def sketch_operator(
     """
     if not isinstance(kind, str) or kind not in FAMILIES:
         raise ValueError(f"kind must be one of {sorted(FAMILIES)}, got {kind!r}")
+    accepted = _PARAMETERS.get(kind, ())
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"kind={kind!r} takes no parameter {', '.join(unknown)}"
+            + (f"; its parameters are {', '.join(accepted)}" if accepted else "")
+        )
     return FAMILIES[kind](m, n, seed=seed, **params)
 
 
 def _length(A: Any, axis: int) -> int:
-    if axis not in (0, 1) or isinstance(axis, bool):
+    if type(axis) is not int or axis not in (0, 1):
         raise ValueError(f"axis must be 0 or 1, got {axis!r}")
     shape = getattr(A, "shape", None)
     if shape is None:

@@ -131,8 +131,7 @@ class SketchOperator(ABC):
             Of ``A``'s namespace and device and ``A``'s floating dtype (integers are promoted
             to the default float); a dense NumPy array for sparse ``A``.
         """
-        if axis not in (0, 1) or isinstance(axis, bool):
-            raise ValueError(f"axis must be 0 or 1, got {axis!r}")
+        _check_axis(axis)
         if sp.issparse(A):
             A = _check_sparse(A, "A")
             rows = A.shape[axis]
@@ -140,7 +139,7 @@ class SketchOperator(ABC):
             oriented = A if axis == 0 else A.T
             result = self._apply_sparse(oriented.asformat(self.sparse_input_format), offset)
             return result if axis == 0 else result.T
-        A = v.check_array(A, "A", finite=not self.nonfinite_reaches_output)
+        A = _check_float_kind(v.check_array(A, "A", finite=not self.nonfinite_reaches_output), "A")
         if A.ndim not in (1, 2) or (A.ndim == 1 and axis == 1):
             raise ValueError(
                 f"A must be 1-D (axis=0) or 2-D, got shape {tuple(A.shape)} with axis={axis}"
@@ -183,7 +182,9 @@ class SketchOperator(ABC):
 
     def rmatmul_transpose(self, Y: Any) -> Any:
         """``S.T @ Y`` for ``Y`` of shape ``(m,)`` or ``(m, d)`` (also spelled ``S.T @ Y``)."""
-        Y = v.check_array(Y, "Y")
+        if sp.issparse(Y):
+            raise TypeError("Y must be a dense array; S.T @ Y does not take scipy.sparse input")
+        Y = _check_float_kind(v.check_array(Y, "Y"), "Y")
         if Y.ndim not in (1, 2) or Y.shape[0] != self._m:
             raise ValueError(
                 f"Y must have shape (m,) or (m, d) with m={self._m}, got {tuple(Y.shape)}"
@@ -271,12 +272,32 @@ class TransposedSketch:
         return f"{self._parent!r}.T"
 
 
+def _check_axis(axis: Any) -> int:
+    if type(axis) is not int or axis not in (0, 1):
+        raise ValueError(f"axis must be 0 or 1, got {axis!r}")
+    return axis
+
+
+def _check_float_kind(x: Any, name: str) -> Any:
+    """The sketches compute in float32 or float64; other floats are refused by name."""
+    xp = array_namespace(x)
+    if x.dtype not in (xp.float32, xp.float64):
+        raise TypeError(
+            f"{name} must have dtype float32 or float64 (or an integer dtype), got {x.dtype}"
+        )
+    return x
+
+
 def _check_sparse(A: Any, name: str) -> sp.sparray:
     if A.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {A.shape}")
-    if not np.issubdtype(A.dtype, np.floating):
-        if np.issubdtype(A.dtype, np.complexfloating):
-            raise TypeError(f"{name} must be real, got dtype {A.dtype}")
+    if np.issubdtype(A.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real, got dtype {A.dtype}")
+    if A.dtype not in (np.float32, np.float64):
+        if np.issubdtype(A.dtype, np.floating):
+            raise TypeError(
+                f"{name} must have dtype float32 or float64 (or an integer dtype), got {A.dtype}"
+            )
         A = A.astype(np.float64)
     if not np.all(np.isfinite(A.data)):
         raise ValueError(f"{name} must hold only finite values, got NaN or infinity")

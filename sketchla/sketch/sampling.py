@@ -29,6 +29,8 @@ class UniformRowSampling(SketchOperator):
             raise ValueError(
                 f"m must be <= n for sampling without replacement, got m={self._m}, n={self._n}"
             )
+        if not isinstance(replace, (bool, np.bool_)):
+            raise TypeError(f"replace must be True or False, got {replace!r}")
         self._replace = bool(replace)
 
     def _parameters(self) -> str:

@@ -136,7 +136,11 @@ class VerySparseSketch(_ColumnSparseSketch):
 
     def __init__(self, m: int, n: int, *, s: float | None = None, seed: Any = None) -> None:
         super().__init__(m, n, seed=seed)
-        s = math.sqrt(n) if s is None else float(s)
+        if s is None:
+            s = math.sqrt(self._n)
+        elif isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, float, np.number)):
+            raise TypeError(f"s must be a real number >= 1, got {type(s).__name__} {s!r}")
+        s = float(s)
         if not math.isfinite(s) or s < 1:
             raise ValueError(f"s must be a finite number >= 1, got {s}")
         self._s = s
@@ -162,7 +166,9 @@ class VerySparseSketch(_ColumnSparseSketch):
             u = self.generator(0).uniform(k, dtype=xp.float64, xp=xp, device=device, start=index)
             # Geometric skip with success probability 1/s: ceil(log(1 - u) / log(1 - 1/s)).
             skip = xp.ceil(xp.log1p(-u) / log_skip) if log_skip > -math.inf else u * 0 + 1
-            position = position + xp.astype(xp.maximum(skip, xp.ones_like(skip)), xp.int64)
+            # a skip past row m ends the column; clipping first keeps the int64 cast exact
+            skip = xp.clip(skip, 1.0, float(m + 1))
+            position = position + xp.astype(skip, xp.int64)
             active = active & (position < m)
             signs = self.generator(1).signs(k, dtype=dtype, xp=xp, device=device, start=index)
             found_columns.append(columns[active])

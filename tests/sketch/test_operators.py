@@ -86,7 +86,14 @@ def test_row_blocks_with_offsets_sum_to_the_whole(backend, kind, params):
         backend.to_numpy(S.apply(backend.asarray(A[lo:hi]), offset=lo))
         for lo, hi in itertools.pairwise(cuts)
     )
-    assert_close(pieces, whole, rtol=0, atol=tolerance("float64", n, S.to_dense(), A))
+    atol = tolerance("float64", n, S.to_dense(), A)
+    assert_close(pieces, whole, rtol=0, atol=atol)
+    transposed = A.T.copy()
+    pieces_t = sum(
+        backend.to_numpy(S.apply(backend.asarray(transposed[:, lo:hi].copy()), axis=1, offset=lo))
+        for lo, hi in itertools.pairwise(cuts)
+    )
+    assert_close(pieces_t, whole.T, rtol=0, atol=atol)
 
 
 @pytest.mark.parametrize(("kind", "params"), CASES, ids=IDS)
@@ -240,6 +247,44 @@ def test_one_line_forms():
             TypeError,
             "A must be real",
         ),
+        (
+            lambda: sketch_operator("gaussian", 4, 10) @ np.ones(10, dtype=np.float16),
+            TypeError,
+            "A must have dtype float32 or float64",
+        ),
+        (
+            lambda: (
+                sketch_operator("saso", 4, 10, nnz=2)
+                @ sp.csr_array(np.ones((10, 2), np.longdouble))
+            ),
+            TypeError,
+            "A must have dtype float32 or float64",
+        ),
+        (
+            lambda: sketch_operator("gaussian", 4, 10).apply(np.ones((10, 2)), axis=1.0),
+            ValueError,
+            "axis must be 0 or 1",
+        ),
+        (
+            lambda: sketch_operator("uniform_rows", 4, 10, replace="no"),
+            TypeError,
+            "replace must be True or False",
+        ),
+        (
+            lambda: sketch_operator("very_sparse", 4, 10, s="abc"),
+            TypeError,
+            "s must be a real number",
+        ),
+        (
+            lambda: sketch_operator("gaussian", 4, 10, nnz=3),
+            TypeError,
+            "kind='gaussian' takes no parameter nnz",
+        ),
+        (
+            lambda: sketch_operator("gaussian", 4, 10).T @ sp.csr_array(np.ones((4, 2))),
+            TypeError,
+            "Y must be a dense array",
+        ),
     ],
 )
 def test_bad_input_gets_clear_errors(call, error, message):
@@ -262,8 +307,10 @@ def test_nonfinite_input_is_refused_by_every_family(kind, bad):
 def test_finite_input_whose_sketch_overflows_is_not_refused(kind):
     A = np.full((300, 2), 1e308)
     with np.errstate(over="ignore", invalid="ignore"):
-        result = sketch_operator(kind, 20, 300, seed=0) @ A
+        result = sketch_operator(kind, 20, 300, seed=0) @ A  # must not raise
     assert result.shape == (20, 2)
+    if kind == "uniform_rows":  # sqrt(300 / 20) * 1e308 certainly overflows
+        assert np.all(np.isinf(result))
 
 
 @pytest.mark.parametrize("kind", sorted(FAMILIES))

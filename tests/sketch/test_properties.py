@@ -18,9 +18,10 @@ ALPHA = 1e-4  # fixed seeds: a failure is a defect, not bad luck
 
 
 @pytest.mark.parametrize("kind", sorted(FAMILIES))
-def test_unbiased_in_expectation(kind):
+@pytest.mark.parametrize("n", [13, 16])  # 13: SRHT padding, odd-length SRFT
+def test_unbiased_in_expectation(kind, n):
     """mean over seeds of S.T @ S approaches I at the 1/sqrt(trials) rate."""
-    n, m, trials = 16, 8, 400
+    m, trials = 8, 400
     products = np.stack(
         [
             (lambda D: D.T @ D)(sketch_operator(kind, m, n, seed=seed).to_dense())
@@ -30,7 +31,7 @@ def test_unbiased_in_expectation(kind):
     mean = products.mean(axis=0)
     spread = products.std(axis=0) + 1e-12
     z = np.abs(mean - np.eye(n)) / (spread / math.sqrt(trials))
-    assert z.max() < 5.5  # max of 256 |N(0,1)| stays below 5.5 with probability > 0.99
+    assert z.max() < 5.5  # max of n**2 |N(0,1)| stays below 5.5 with probability > 0.99
 
 
 def _theory_size(kind: str, d: int, distortion: float, failure: float = 1e-4) -> int:
@@ -116,6 +117,26 @@ def test_distances_are_preserved(kind):
     assert ratio.max() < 1.3
 
 
+@pytest.mark.parametrize("kind", ["gaussian", "rademacher", "uniform"])
+@pytest.mark.parametrize("n", [3, 5000, 9000])
+def test_dense_entries_follow_the_documented_stream_layout(kind, n):
+    """S[i, j] = value p * 2**40 + i * w_p + (j - p W) of stream 0, w_p = min(W, n - p W)."""
+    m, width = 11, 4096
+    S = sketch_operator(kind, m, n, seed=8)
+    dense = S.to_dense() * math.sqrt(m)
+    g = S.generator(0)
+    draw = {
+        "gaussian": g.normal,
+        "rademacher": g.signs,
+        "uniform": lambda k, start: g.uniform(k, low=-math.sqrt(3), high=math.sqrt(3), start=start),
+    }[kind]
+    for i, j in [(0, 0), (m - 1, n - 1), (5, n // 2), (3, min(n - 1, width))]:
+        p = j // width
+        w = min(width, n - p * width)
+        value = draw(1, start=p * 2**40 + i * w + (j - p * width))[0]
+        assert dense[i, j] == pytest.approx(value, rel=1e-15)
+
+
 def test_gaussian_entries_are_normal_with_variance_one_over_m():
     m = 50
     entries = sketch_operator("gaussian", m, 20_000, seed=0).to_dense().ravel() * math.sqrt(m)
@@ -135,15 +156,16 @@ def test_sign_and_uniform_entries(kind, values):
         )
 
 
-def test_countsketch_rows_are_uniform():
+def test_countsketch_has_one_sign_per_column_in_a_uniform_row():
     m, n = 64, 200_000
-    dense_rows = sketch_operator("countsketch", m, n, seed=2)
-    A = np.ones((n, 1))
-    counts = np.abs(sketch_operator("countsketch", m, n, seed=2) @ A).ravel()
-    assert counts.sum() <= n
-    # row of each column, read back through the transpose of a one-hot
-    rows = np.argmax(np.abs(dense_rows.T @ np.eye(m)), axis=1)
+    S = sketch_operator("countsketch", m, n, seed=2)
+    columns = np.abs(S.T @ np.eye(m))  # row j: |S[:, j]|
+    assert np.all((columns != 0).sum(axis=1) == 1)
+    assert np.all(columns.max(axis=1) == 1.0)
+    rows = np.argmax(columns, axis=1)
     assert stats.chisquare(np.bincount(rows, minlength=m)).pvalue > ALPHA
+    signs = S.T @ np.ones(m)  # the sign of each column
+    assert abs(signs.mean()) < 5 / math.sqrt(n)
 
 
 @pytest.mark.parametrize("nnz", [1, 3, 8])
