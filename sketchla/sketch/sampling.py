@@ -8,6 +8,7 @@ sampling or a mixing transform first (SRHT).
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -36,10 +37,13 @@ class UniformRowSampling(SketchOperator):
     def _parameters(self) -> str:
         return f"replace={self._replace}"
 
+    @cached_property
+    def _rows_on_host(self) -> np.ndarray:
+        # drawn once (bit-identical on every backend): blocks and repeated applications reuse it
+        return np.asarray(self.generator(0).choice(self._n, self._m, replace=self._replace))
+
     def _rows(self, xp: Any, device: Any) -> Any:
-        return self.generator(0).choice(
-            self._n, self._m, replace=self._replace, xp=xp, device=device
-        )
+        return xp.asarray(self._rows_on_host, device=device)
 
     def _scale(self) -> float:
         return math.sqrt(self._n / self._m)

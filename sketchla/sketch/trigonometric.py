@@ -19,6 +19,7 @@ uniformly without replacement (stream 0). The mixing makes uniform sampling safe
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -45,10 +46,14 @@ class _TrigonometricSketch(SketchOperator):
         """``N``, the length of the transform (``n`` padded for SRHT)."""
         return self._n
 
+    @cached_property
+    def _sampled_rows_on_host(self) -> np.ndarray:
+        # drawn once: the sample is bit-identical on every backend, so NumPy's serves all, and
+        # sketching in many row blocks does not redraw (and re-sort) N keys per block
+        return np.asarray(self.generator(0).choice(self.transform_size, self._m, replace=False))
+
     def _sampled_rows(self, xp: Any, device: Any) -> Any:
-        return self.generator(0).choice(
-            self.transform_size, self._m, replace=False, xp=xp, device=device
-        )
+        return xp.asarray(self._sampled_rows_on_host, device=device)
 
     def _signs(self, start: int, stop: int, dtype: Any, xp: Any, device: Any) -> Any:
         return self.generator(1).signs(stop - start, dtype=dtype, xp=xp, device=device, start=start)
