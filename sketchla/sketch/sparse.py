@@ -77,6 +77,17 @@ class CountSketch(_ColumnSparseSketch):
     kind = "countsketch"
     nonfinite_reaches_output = True
 
+    def _apply(self, A: Any, offset: int) -> Any:
+        xp = array_namespace(A)
+        return kernel("countsketch_apply", xp)(
+            A,
+            self._m,
+            offset,
+            rows_generator=self.generator(0),
+            signs_generator=self.generator(1),
+            xp=xp,
+        )
+
     def _structure(self, start, stop, dtype, xp, device):
         k = stop - start
         rows = self.generator(0).integers(

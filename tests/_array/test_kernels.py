@@ -203,3 +203,22 @@ def test_sampled_hadamard_numba_equals_portable(log_size, data, d, seed):
     portable = implementations("sampled_hadamard")["portable"](A, signs, offset, size, rows, xp=xp)
     fast = implementations("sampled_hadamard")["numpy"](A, signs, offset, size, rows)
     assert_close(fast, portable, rtol=0, atol=64 * np.finfo(float).eps * k * np.abs(A).max())
+
+
+@given(
+    start=st.integers(0, 10**9),
+    k=st.integers(1, 3000),
+    d=st.integers(1, 6),
+    m=st.integers(1, 300),
+    seed=st.integers(0, 2**32),
+)
+def test_countsketch_numba_equals_portable(start, k, d, m, seed):
+    from sketchla.random import Generator
+
+    A = np.random.default_rng(seed).standard_normal((k, d))
+    kw = {"rows_generator": Generator(seed, stream=0), "signs_generator": Generator(seed, stream=1)}
+    portable = implementations("countsketch_apply")["portable"](
+        A, m, start, xp=namespace_for("numpy"), **kw
+    )
+    fast = implementations("countsketch_apply")["numpy"](A, m, start, **kw)
+    assert_close(fast, portable, rtol=0, atol=16 * np.finfo(float).eps * k * np.abs(A).max())

@@ -32,3 +32,6 @@ register("floyd_sample", "numpy", f"{_K}._floyd_numba:floyd_sample")
 
 register("sampled_hadamard", PORTABLE, f"{_K}.hadamard:sampled_hadamard")
 register("sampled_hadamard", "numpy", f"{_K}._hadamard_numba:sampled_hadamard")
+
+register("countsketch_apply", PORTABLE, f"{_K}.countsketch:countsketch_apply")
+register("countsketch_apply", "numpy", f"{_K}._countsketch_numba:countsketch_apply")
