@@ -107,6 +107,17 @@ class SASOSketch(_ColumnSparseSketch):
 
     kind = "saso"
     nonfinite_reaches_output = True
+    sparse_input_format = "csc"
+
+    def _apply_sparse(self, A, offset: int) -> np.ndarray:
+        from .._array.kernels._sparse_sketch_numba import sparse_sketch_apply_csc_fixed
+
+        xp = namespace_for("numpy")
+        _, rows, values = self._structure(offset, offset + A.shape[0], A.dtype, xp, "cpu")
+        nnz = self._nnz
+        return sparse_sketch_apply_csc_fixed(
+            rows.reshape(-1, nnz), values.reshape(-1, nnz), 1.0 / math.sqrt(nnz), A, self._m
+        )
 
     def __init__(self, m: int, n: int, *, nnz: int = 8, seed: Any = None) -> None:
         super().__init__(m, n, seed=seed)

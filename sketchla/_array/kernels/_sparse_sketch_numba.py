@@ -9,7 +9,12 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["sparse_sketch_apply", "sparse_sketch_apply_csr", "sparse_sketch_apply_transpose"]
+__all__ = [
+    "sparse_sketch_apply",
+    "sparse_sketch_apply_csc_fixed",
+    "sparse_sketch_apply_csr",
+    "sparse_sketch_apply_transpose",
+]
 
 
 @nb.njit(parallel=True, cache=True)
@@ -115,6 +120,36 @@ def sparse_sketch_apply_csr(indptr, rows, values, A_csr, m):
     out = np.zeros((m, A_csr.shape[1]), dtype=A_csr.dtype)
     _left_csr(row_ptr, columns, row_values, A_csr.indptr, A_csr.indices, A_csr.data, out)
     return out
+
+
+@nb.njit(parallel=True, cache=True)
+def _left_csc_packed(packed, scale, a_indptr, a_indices, a_data, out_t):
+    """out_t[c] = S @ A[:, c] for CSC A and S with a fixed number of nonzeros per column,
+    packed as ``+-(row + 1)`` (int32, the sign of the entry in the sign of the code): one cache
+    line of S per nonzero of A, and the row of out_t being filled stays in L1."""
+    k = packed.shape[1]
+    for c in nb.prange(a_indptr.shape[0] - 1):
+        acc = out_t[c]
+        for q in range(a_indptr[c], a_indptr[c + 1]):
+            j = a_indices[q]
+            a = scale * a_data[q]
+            for t in range(k):
+                code = packed[j, t]
+                if code > 0:
+                    acc[code - 1] += a
+                else:
+                    acc[-code - 1] -= a
+
+
+def sparse_sketch_apply_csc_fixed(rows, signs, scale, A_csc, m):
+    """``S @ A`` for a ``scipy.sparse`` CSC ``A`` and an ``S`` with ``rows.shape[1]`` nonzeros
+    ``scale * signs`` per column (SASO, CountSketch); a Fortran-ordered dense result."""
+    packed = (np.where(signs > 0, 1, -1) * (rows + 1)).astype(np.int32)
+    out_t = np.zeros((A_csc.shape[1], m), dtype=A_csc.dtype)
+    _left_csc_packed(
+        packed, A_csc.dtype.type(scale), A_csc.indptr, A_csc.indices, A_csc.data, out_t
+    )
+    return out_t.T
 
 
 def sparse_sketch_apply_transpose(indptr, rows, values, Y, *, xp=None):
