@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._array import array_namespace, backend_name
+from .._array import array_namespace, backend_name, namespace_for
 from .._array.namespace import numpy_dtype
 from .operator import SketchOperator
 
@@ -94,7 +94,7 @@ class _DenseSketch(SketchOperator):
         return out * self._scale()
 
     def _apply_sparse(self, A, offset: int) -> np.ndarray:
-        xp = array_namespace(np.empty(0))
+        xp = namespace_for("numpy")
         out = np.zeros((self._m, A.shape[1]), dtype=A.dtype)
         for panel, first in self._panels(offset, offset + A.shape[0], A.dtype, xp, "cpu"):
             rows = A[first - offset : first - offset + panel.shape[1]]

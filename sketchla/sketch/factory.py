@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .dense import GaussianSketch, RademacherSketch, UniformSketch
-from .operator import SketchOperator
+from .operator import SketchOperator, check_axis
 from .sampling import UniformRowSampling
 from .sparse import CountSketch, SASOSketch, VerySparseSketch
 from .trigonometric import SRFTSketch, SRHTSketch
@@ -82,8 +82,7 @@ def sketch_operator(
 
 
 def _length(A: Any, axis: int) -> int:
-    if type(axis) is not int or axis not in (0, 1):
-        raise ValueError(f"axis must be 0 or 1, got {axis!r}")
+    check_axis(axis)
     shape = getattr(A, "shape", None)
     if shape is None:
         raise TypeError(f"A must be an array or a scipy.sparse matrix, got {type(A).__name__}")

@@ -16,7 +16,6 @@ The public methods validate once, orient the input (``axis``), and hand 2-D arra
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from contextlib import nullcontext
 from typing import Any
@@ -131,7 +130,7 @@ class SketchOperator(ABC):
             Of ``A``'s namespace and device and ``A``'s floating dtype (integers are promoted
             to the default float); a dense NumPy array for sparse ``A``.
         """
-        _check_axis(axis)
+        check_axis(axis)
         if sp.issparse(A):
             A = _check_sparse(A, "A")
             rows = A.shape[axis]
@@ -272,7 +271,8 @@ class TransposedSketch:
         return f"{self._parent!r}.T"
 
 
-def _check_axis(axis: Any) -> int:
+def check_axis(axis: Any) -> int:
+    """``axis`` if it is the int 0 or 1 (the axis a sketch reduces), else a ValueError."""
     if type(axis) is not int or axis not in (0, 1):
         raise ValueError(f"axis must be 0 or 1, got {axis!r}")
     return axis
@@ -302,8 +302,3 @@ def _check_sparse(A: Any, name: str) -> sp.sparray:
     if not np.all(np.isfinite(A.data)):
         raise ValueError(f"{name} must hold only finite values, got NaN or infinity")
     return A
-
-
-def panel_count(n: int, width: int) -> int:
-    """Number of column panels of ``width`` covering ``n`` columns."""
-    return math.ceil(n / width)

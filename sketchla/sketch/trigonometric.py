@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._array import array_namespace, kernel, namespace_for
-from .._array.kernels.hadamard import fwht
+from .._array.kernels.hadamard import fwht, pad_rows
 from .operator import SketchOperator
 
 __all__ = ["SRFTSketch", "SRHTSketch"]
@@ -63,18 +63,8 @@ class _TrigonometricSketch(SketchOperator):
 
     def _padded(self, A: Any, offset: int, xp: Any) -> Any:
         """``D A`` placed at rows ``offset:offset + k`` of an ``N``-row zero array."""
-        signed = A * xp.reshape(
-            self._signs(offset, offset + A.shape[0], A.dtype, xp, A.device), (-1, 1)
-        )
-        if offset == 0 and A.shape[0] == self.transform_size:
-            return signed
-        parts = [signed]
-        if offset:
-            parts.insert(0, xp.zeros((offset, A.shape[1]), dtype=A.dtype, device=A.device))
-        tail = self.transform_size - offset - A.shape[0]
-        if tail:
-            parts.append(xp.zeros((tail, A.shape[1]), dtype=A.dtype, device=A.device))
-        return xp.concat(parts, axis=0)
+        signs = self._signs(offset, offset + A.shape[0], A.dtype, xp, A.device)
+        return pad_rows(A * xp.reshape(signs, (-1, 1)), offset, self.transform_size, xp)
 
     def _apply_sparse(self, A, offset: int) -> np.ndarray:
         return self._apply(A.toarray(), offset)

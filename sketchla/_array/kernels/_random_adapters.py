@@ -38,12 +38,10 @@ def _torch(name: str) -> Callable:
     portable_kernel = getattr(philox, name)
 
     def run(n, *, dtype, xp, device, **params):
-        if is_cpu(device):
-            import torch
-
-            return torch.from_numpy(numpy_kernel(n, dtype=numpy_dtype(dtype), **params))
         import torch
 
+        if is_cpu(device):
+            return torch.from_numpy(numpy_kernel(n, dtype=numpy_dtype(dtype), **params))
         if torch.device(device).type == "cuda" and _triton_available():
             return _triton_kernel(name)(n, dtype=dtype, device=device, **params)
         return portable_kernel(n, dtype=dtype, xp=xp, device=device, **params)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["fwht", "sampled_hadamard"]
+__all__ = ["fwht", "pad_rows", "sampled_hadamard"]
 
 
 def fwht(x: Any, xp: Any) -> Any:
@@ -27,13 +27,18 @@ def fwht(x: Any, xp: Any) -> Any:
     return x
 
 
+def pad_rows(block: Any, offset: int, size: int, xp: Any) -> Any:
+    """``block`` placed at rows ``offset:offset + k`` of a ``size``-row zero array."""
+    k, d = block.shape
+    parts = [block]
+    if offset:
+        parts.insert(0, xp.zeros((offset, d), dtype=block.dtype, device=block.device))
+    if size - offset - k:
+        parts.append(xp.zeros((size - offset - k, d), dtype=block.dtype, device=block.device))
+    return xp.concat(parts, axis=0) if len(parts) > 1 else block
+
+
 def sampled_hadamard(A: Any, signs: Any, offset: int, size: int, rows: Any, *, xp: Any) -> Any:
     """Portable version: pad, transform everything, keep ``rows``."""
-    k, d = A.shape
-    parts = [A * xp.reshape(signs, (-1, 1))]
-    if offset:
-        parts.insert(0, xp.zeros((offset, d), dtype=A.dtype, device=A.device))
-    if size - offset - k:
-        parts.append(xp.zeros((size - offset - k, d), dtype=A.dtype, device=A.device))
-    padded = xp.concat(parts, axis=0) if len(parts) > 1 else parts[0]
+    padded = pad_rows(A * xp.reshape(signs, (-1, 1)), offset, size, xp)
     return xp.take(fwht(padded, xp), rows, axis=0)
