@@ -46,8 +46,6 @@ class SketchOperator(ABC):
     #: finiteness of A is then checked on the small result instead of in an extra pass over A
     #: (and confirmed on A before raising, so an overflow of finite input is not mistaken).
     nonfinite_reaches_output: bool = False
-    #: The scipy.sparse format ``_apply_sparse`` takes ("csr" or "csc").
-    sparse_input_format: str = "csr"
     __array_ufunc__ = None  # ``ndarray @ S`` defers to ``S.__rmatmul__``
 
     def __init__(self, m: int, n: int, *, seed: Any = None) -> None:
@@ -136,7 +134,7 @@ class SketchOperator(ABC):
             rows = A.shape[axis]
             offset = self._check_offset(offset, rows)
             oriented = A if axis == 0 else A.T
-            result = self._apply_sparse(oriented.asformat(self.sparse_input_format), offset)
+            result = self._apply_sparse(oriented.tocsr(), offset)
             return result if axis == 0 else result.T
         A = _check_float_kind(v.check_array(A, "A", finite=not self.nonfinite_reaches_output), "A")
         if A.ndim not in (1, 2) or (A.ndim == 1 and axis == 1):
@@ -229,8 +227,7 @@ class SketchOperator(ABC):
 
     @abstractmethod
     def _apply_sparse(self, A: sp.sparray, offset: int) -> np.ndarray:
-        """The same for a validated sparse matrix in ``sparse_input_format`` (dense NumPy
-        result)."""
+        """The same for a validated ``scipy.sparse`` CSR matrix (dense NumPy result)."""
 
     @abstractmethod
     def _apply_transpose(self, Y: Any) -> Any:

@@ -33,7 +33,8 @@ _STEP_STRIDE = 2**40
 
 
 class _ColumnSparseSketch(SketchOperator):
-    """Shared machinery: a family supplies the CSC structure of any block of columns."""
+    """Shared machinery: a family supplies the structure of any block of columns, by columns
+    (CSC-like ``indptr``, ``rows``, ``values``)."""
 
     def _structure(self, start: int, stop: int, dtype: Any, xp: Any, device: Any):
         """``(indptr, rows, values)`` of ``S[:, start:stop]`` (int64, int64, ``dtype``)."""
@@ -67,7 +68,36 @@ class _ColumnSparseSketch(SketchOperator):
         return xp.asarray(dense, dtype=dtype, device=device)
 
 
-class CountSketch(_ColumnSparseSketch):
+class _FixedColumnSketch(_ColumnSparseSketch):
+    """A family with the same number ``k`` of nonzeros ``+-scale`` in every column."""
+
+    def _rows_and_signs(self, start: int, stop: int, dtype: Any, xp: Any, device: Any):
+        """Rows (int64) and signs (``dtype``) of the nonzeros of ``S[:, start:stop]``, both of
+        shape ``(stop - start, k)``."""
+        raise NotImplementedError
+
+    def _entry_scale(self) -> float:
+        raise NotImplementedError
+
+    def _structure(self, start, stop, dtype, xp, device):
+        rows, signs = self._rows_and_signs(start, stop, dtype, xp, device)
+        k = rows.shape[1]
+        indptr = xp.arange(0, (stop - start + 1) * k, k, dtype=xp.int64, device=device)
+        values = xp.reshape(signs, (-1,))
+        if self._entry_scale() != 1.0:
+            values = values * self._entry_scale()
+        return indptr, xp.reshape(rows, (-1,)), values
+
+    def _apply_sparse(self, A, offset: int) -> np.ndarray:
+        from .._array.kernels._sparse_sketch_numba import sparse_sketch_apply_fixed
+
+        rows, signs = self._rows_and_signs(
+            offset, offset + A.shape[0], np.int8, namespace_for("numpy"), "cpu"
+        )
+        return sparse_sketch_apply_fixed(rows, signs, self._entry_scale(), A, self._m)
+
+
+class CountSketch(_FixedColumnSketch):
     """One ``+-1`` per column in a uniformly random row: ``S @ A`` in one pass over ``A``.
 
     A subspace embedding for ``d``-dimensional subspaces once ``m ~ d**2 / eps**2``; the
@@ -88,17 +118,19 @@ class CountSketch(_ColumnSparseSketch):
             xp=xp,
         )
 
-    def _structure(self, start, stop, dtype, xp, device):
+    def _entry_scale(self) -> float:
+        return 1.0
+
+    def _rows_and_signs(self, start, stop, dtype, xp, device):
         k = stop - start
         rows = self.generator(0).integers(
             0, self._m, k, dtype=xp.int64, xp=xp, device=device, start=start
         )
-        values = self.generator(1).signs(k, dtype=dtype, xp=xp, device=device, start=start)
-        indptr = xp.arange(k + 1, dtype=xp.int64, device=device)
-        return indptr, rows, values
+        signs = self.generator(1).signs(k, dtype=dtype, xp=xp, device=device, start=start)
+        return xp.reshape(rows, (k, 1)), xp.reshape(signs, (k, 1))
 
 
-class SASOSketch(_ColumnSparseSketch):
+class SASOSketch(_FixedColumnSketch):
     """Exactly ``nnz`` entries ``+-1/sqrt(nnz)`` per column, in distinct random rows.
 
     A subspace embedding once ``m ~ d log d / eps**2`` with ``nnz ~ log d / eps``; in practice
@@ -107,17 +139,6 @@ class SASOSketch(_ColumnSparseSketch):
 
     kind = "saso"
     nonfinite_reaches_output = True
-    sparse_input_format = "csc"
-
-    def _apply_sparse(self, A, offset: int) -> np.ndarray:
-        from .._array.kernels._sparse_sketch_numba import sparse_sketch_apply_csc_fixed
-
-        xp = namespace_for("numpy")
-        _, rows, values = self._structure(offset, offset + A.shape[0], A.dtype, xp, "cpu")
-        nnz = self._nnz
-        return sparse_sketch_apply_csc_fixed(
-            rows.reshape(-1, nnz), values.reshape(-1, nnz), 1.0 / math.sqrt(nnz), A, self._m
-        )
 
     def __init__(self, m: int, n: int, *, nnz: int = 8, seed: Any = None) -> None:
         super().__init__(m, n, seed=seed)
@@ -133,17 +154,20 @@ class SASOSketch(_ColumnSparseSketch):
     def _parameters(self) -> str:
         return f"nnz={self._nnz}"
 
-    def _structure(self, start, stop, dtype, xp, device):
-        k, nnz, m = stop - start, self._nnz, self._m
+    def _entry_scale(self) -> float:
+        return 1.0 / math.sqrt(self._nnz)
+
+    def _rows_and_signs(self, start, stop, dtype, xp, device):
+        """Rows by Floyd's sampling without replacement."""
+        k, nnz = stop - start, self._nnz
         u = self.generator(0).uniform(
             (k, nnz), dtype=xp.float64, xp=xp, device=device, start=start * nnz
         )
-        rows = xp.reshape(kernel("floyd_sample", xp)(u, m, xp=xp), (-1,))
-        values = self.generator(1).signs(
-            k * nnz, dtype=dtype, xp=xp, device=device, start=start * nnz
-        ) * (1.0 / math.sqrt(nnz))
-        indptr = xp.arange(0, (k + 1) * nnz, nnz, dtype=xp.int64, device=device)
-        return indptr, rows, values
+        rows = kernel("floyd_sample", xp)(u, self._m, xp=xp)
+        signs = self.generator(1).signs(
+            (k, nnz), dtype=dtype, xp=xp, device=device, start=start * nnz
+        )
+        return rows, signs
 
 
 class VerySparseSketch(_ColumnSparseSketch):

@@ -8,13 +8,15 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sketchla._array import kernel, namespace_for
 from sketchla._array.kernels import _philox_numba as numba_kernels
 from sketchla._array.kernels import implementations, philox
-from sketchla.testing import assert_close, assert_equal
+from sketchla._array.kernels._sparse_sketch_numba import sparse_sketch_apply_fixed
+from sketchla.testing import assert_close, assert_equal, eps
 
 # Random123's published known answers for Philox4x32-10: (counter, key, output).
 KNOWN_ANSWERS = [
@@ -70,13 +72,17 @@ def test_numba_random_kernels_equal_portable(n, start, key, stream, name, dtype,
 
 
 @pytest.mark.parametrize(("n", "start"), [(65_536, 0), (200_003, 12_345), (300_000, 2**40 + 1)])
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_numba_normal_across_chunks_and_threads_equals_portable(n, start, dtype):
-    # long enough for several chunks of blocks and one piece per thread, cut at odd offsets
+@pytest.mark.parametrize("name", RANDOM_KERNELS)
+def test_numba_random_kernels_across_tasks_and_threads_equal_portable(n, start, name):
+    # long enough for several parallel tasks (chunks of blocks, one piece per thread), cut at
+    # odd offsets
     xp = namespace_for("numpy")
     params = {"key": (3, 2**32 - 1), "stream": 5, "start": start, "xp": xp, "device": "cpu"}
-    fast = numba_kernels.random_normal(n, dtype=np.dtype(dtype), **params)
-    assert_equal(fast, philox.random_normal(n, dtype=np.dtype(dtype), **params))
+    if name == "integers":
+        params["span"] = 1000
+    for dtype in ["int64"] if name in ("integers", "sort_keys") else ["float32", "float64"]:
+        fast = getattr(numba_kernels, f"random_{name}")(n, dtype=np.dtype(dtype), **params)
+        assert_equal(fast, getattr(philox, f"random_{name}")(n, dtype=np.dtype(dtype), **params))
 
 
 @pytest.mark.parametrize("name", RANDOM_KERNELS)
@@ -229,3 +235,31 @@ def test_countsketch_numba_equals_portable(start, k, d, m, seed):
     )
     fast = implementations("countsketch_apply")["numpy"](A, m, start, **kw)
     assert_close(fast, portable, rtol=0, atol=16 * np.finfo(float).eps * k * np.abs(A).max())
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "n_cols", "density", "m", "k"),
+    [
+        (3000, 40, 0.02, 50, 8),  # int16 codes
+        (500, 7, 0.3, 2**15 + 3, 3),  # rows beyond 2**15: int32 codes
+        (1, 5, 1.0, 9, 1),  # fewer rows than threads
+        (200, 30, 0.0, 16, 4),  # no nonzeros at all
+        (400, 1, 0.5, 12, 12),  # one column, every row of S used
+    ],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sparse_sketch_apply_fixed_equals_dense(n_rows, n_cols, density, m, k, dtype):
+    rng = np.random.default_rng(n_rows + m)
+    A = sp.random_array((n_rows, n_cols), density=density, format="csr", rng=rng, dtype=dtype)
+    row = min(3, n_rows - 1)
+    A.data[A.indptr[row] : A.indptr[row + 1]] = 0  # a row of explicitly stored zeros
+    rows = np.stack([rng.choice(m, k, replace=False) for _ in range(n_rows)])
+    signs = rng.choice(np.array([-1, 1], dtype=np.int8), (n_rows, k))
+    S = np.zeros((m, n_rows))
+    for j in range(n_rows):
+        S[rows[j], j] = signs[j] * 0.5
+    got = sparse_sketch_apply_fixed(rows, signs, 0.5, A, m)
+    assert got.dtype == np.dtype(dtype)
+    dense = A.toarray().astype(np.float64)
+    bound = (np.abs(S) @ np.abs(dense)).max(initial=0.0)  # rounding: a few eps of sum |terms|
+    assert_close(got, (S @ dense).astype(dtype), rtol=0, atol=4 * eps(dtype) * max(bound, 1.0))

@@ -60,34 +60,6 @@ def _philox(block, stream, attempt, k0, k1):
 
 
 @nb.njit(inline="always")
-def _unit53(high, low):
-    return np.float64((np.uint64(high) << np.uint64(21)) | np.uint64(low >> np.uint32(11))) * (
-        2.0**-53
-    )
-
-
-@nb.njit(parallel=True, cache=True, nogil=True)
-def _fill_uniform(out, k0, k1, stream, start, single):
-    n = out.size
-    first = start // 2
-    key0, key1, s = np.uint32(k0), np.uint32(k1), np.uint32(stream)
-    for j in nb.prange((start + n + 1) // 2 - first):
-        block = first + j
-        w0, w1, w2, w3 = _philox(block, s, np.uint32(0), key0, key1)
-        i = 2 * block - start
-        if single:
-            if i >= 0:
-                out[i] = np.float64(w0 >> np.uint32(8)) * 2.0**-24
-            if i + 1 < n:
-                out[i + 1] = np.float64(w2 >> np.uint32(8)) * 2.0**-24
-        else:
-            if i >= 0:
-                out[i] = _unit53(w0, w1)
-            if i + 1 < n:
-                out[i + 1] = _unit53(w2, w3)
-
-
-@nb.njit(inline="always")
 def _philox_lanes(block, stream, attempt, k0, k1):
     """:func:`_philox` on uint64 words that stay below 2**32, a form LLVM vectorises (8 blocks
     per AVX-512 register, the 32 x 32-bit products as ``vpmuludq``)."""
@@ -181,26 +153,84 @@ def _fill_signs(out, k0, k1, stream, start):
                     out[i] = 1 - 2 * np.int64((word >> np.uint32(bit)) & np.uint32(1))
 
 
+@nb.njit(inline="always")
+def _pair_words(block, key0, key1, stream):
+    """The two 64-bit words ``(w0 w1, w2 w3)`` of a block, for two values per block."""
+    w0, w1, w2, w3 = _philox_lanes(block, stream, np.uint64(0), key0, key1)
+    return (w0 << _U32) | w1, (w2 << _U32) | w3
+
+
+@nb.njit(inline="always")
+def _uniform_from_word(word, single):
+    if single:  # the high 24 bits
+        return np.float64(word >> np.uint64(40)) * 2.0**-24
+    return np.float64(word >> np.uint64(11)) * 2.0**-53
+
+
+@nb.njit(inline="always")
+def _integer_from_word(word, span, sort_key):
+    if sort_key:  # 63 bits: the high word without its lowest bit, then the low word
+        return np.int64(((word >> np.uint64(33)) << _U32) | (word & _LOW32))
+    # floor(word * span / 2**64), exact in uint64 for span <= 2**32
+    high, low = word >> _U32, word & _LOW32
+    return np.int64((high * span + ((low * span) >> _U32)) >> _U32)
+
+
+@nb.njit(cache=True, nogil=True)
+def _uniform_run(out, key0, key1, stream, first, single):
+    """Values of blocks ``first, first + 1, ...`` into ``out`` (two per block), branch-free."""
+    for j in range(out.size // 2):
+        word0, word1 = _pair_words(first + np.uint64(j), key0, key1, stream)
+        out[2 * j] = _uniform_from_word(word0, single)
+        out[2 * j + 1] = _uniform_from_word(word1, single)
+
+
+@nb.njit(cache=True, nogil=True)
+def _integer_run(out, key0, key1, stream, first, span, sort_key):
+    for j in range(out.size // 2):
+        word0, word1 = _pair_words(first + np.uint64(j), key0, key1, stream)
+        out[2 * j] = _integer_from_word(word0, span, sort_key)
+        out[2 * j + 1] = _integer_from_word(word1, span, sort_key)
+
+
+_RUN = 4096  # blocks per task of the parallel loops
+
+
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _fill_pairs_as_integers(out, k0, k1, stream, start, span, sort_keys):
-    """Integers in [0, span) (span <= 2**32), or 63-bit sort keys when ``sort_keys``."""
-    n = out.size
-    first = start // 2
-    key0, key1, s = np.uint32(k0), np.uint32(k1), np.uint32(stream)
-    m = np.uint64(span)
-    for j in nb.prange((start + n + 1) // 2 - first):
-        block = first + j
-        w0, w1, w2, w3 = _philox(block, s, np.uint32(0), key0, key1)
-        i = 2 * block - start
-        for lane in range(2):
-            if 0 <= i + lane < n:
-                high = np.uint64(w0 if lane == 0 else w2)
-                low = np.uint64(w1 if lane == 0 else w3)
-                if sort_keys:
-                    out[i + lane] = np.int64(((high >> np.uint64(1)) << _U32) | low)
-                else:
-                    # floor((high * 2**32 + low) * m / 2**64), exact in uint64 for m <= 2**32
-                    out[i + lane] = np.int64((high * m + ((low * m) >> _U32)) >> _U32)
+def _uniform_blocks(out, k0, k1, stream, first, single):
+    key0, key1, st, blocks = np.uint64(k0), np.uint64(k1), np.uint64(stream), out.size // 2
+    for task in nb.prange((blocks + _RUN - 1) // _RUN):
+        lo, hi = task * _RUN, min(blocks, (task + 1) * _RUN)
+        _uniform_run(out[2 * lo : 2 * hi], key0, key1, st, np.uint64(first + lo), single)
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _integer_blocks(out, k0, k1, stream, first, span, sort_key):
+    key0, key1, st, blocks = np.uint64(k0), np.uint64(k1), np.uint64(stream), out.size // 2
+    for task in nb.prange((blocks + _RUN - 1) // _RUN):
+        lo, hi = task * _RUN, min(blocks, (task + 1) * _RUN)
+        _integer_run(
+            out[2 * lo : 2 * hi], key0, key1, st, np.uint64(first + lo), np.uint64(span), sort_key
+        )
+
+
+def _fill_two_per_block(out, start, fill_blocks, *args):
+    """Values ``start, ..., start + out.size - 1`` of a two-values-per-block stream:
+    ``fill_blocks(view, *args[:2], first_block, *args[2:])`` fills whole blocks; a value
+    ``start`` or ``stop`` cuts in half comes from a two-value scratch."""
+    n, head = out.size, start % 2
+    key0, key1, stream, *rest = args
+    if head:
+        pair = np.empty(2, dtype=out.dtype)
+        fill_blocks(pair, key0, key1, stream, start // 2, *rest)
+        out[0] = pair[1]
+    body = (n - head) // 2 * 2
+    if body:
+        fill_blocks(out[head : head + body], key0, key1, stream, (start + head) // 2, *rest)
+    if head + body < n:
+        pair = np.empty(2, dtype=out.dtype)
+        fill_blocks(pair, key0, key1, stream, (start + n - 1) // 2, *rest)
+        out[n - 1] = pair[0]
 
 
 _NORMAL_CHUNK = 8192  # blocks per chunk: the chunk's 4 buffers (256 KiB) stay in L2
@@ -231,7 +261,9 @@ def _empty(n, dtype):
 def random_uniform(n, *, key, stream, start, dtype, xp=None, device=None, out=None):
     out = _empty(n, dtype) if out is None else out
     if n:
-        _fill_uniform(out, key[0], key[1], stream, start, out.dtype == np.float32)
+        _fill_two_per_block(
+            out, start, _uniform_blocks, key[0], key[1], stream, out.dtype == np.float32
+        )
     return out
 
 
@@ -283,12 +315,12 @@ def random_signs(n, *, key, stream, start, dtype, xp=None, device=None, out=None
 def random_integers(n, *, span, key, stream, start, dtype, xp=None, device=None):
     out = np.empty(n, dtype=np.int64)
     if n:
-        _fill_pairs_as_integers(out, key[0], key[1], stream, start, span, False)
+        _fill_two_per_block(out, start, _integer_blocks, key[0], key[1], stream, span, False)
     return out.astype(np.dtype(dtype), copy=False)
 
 
 def random_sort_keys(n, *, key, stream, start, dtype, xp=None, device=None):
     out = np.empty(n, dtype=np.int64)
     if n:
-        _fill_pairs_as_integers(out, key[0], key[1], stream, start, 0, True)
+        _fill_two_per_block(out, start, _integer_blocks, key[0], key[1], stream, 0, True)
     return out.astype(np.dtype(dtype), copy=False)
