@@ -170,6 +170,17 @@ for start in (0, 5, 2**40 + 3):
             want = N.random_integers(n, span=span, key=key, stream=stream, start=start,
                                      dtype=np.dtype("int64"))
             np.testing.assert_array_equal(got.numpy(), want, strict=True)
+from sketchla import Generator
+from sketchla._array.kernels import _countsketch_numba, _countsketch_triton
+rows_gen, signs_gen = Generator(31, stream=0), Generator(31, stream=1)  # as operators do
+rng = np.random.default_rng(0)
+for (n, d, m, start) in [(1, 1, 1, 0), (100, 3, 7, 5), (257, 70, 40, 2**33 + 1)]:
+    for dtype in ("float32", "float64"):
+        A = rng.standard_normal((n, d)).astype(dtype)
+        params = {"rows_generator": rows_gen, "signs_generator": signs_gen}
+        got = _countsketch_triton.countsketch_apply_torch(torch.from_numpy(A), m, start, **params)
+        want = _countsketch_numba.countsketch_apply(A, m, start, **params)
+        np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=32 * np.finfo(dtype).eps * n)
 print("triton kernels agree")
 """
 

@@ -35,3 +35,5 @@ register("sampled_hadamard", "numpy", f"{_K}._hadamard_numba:sampled_hadamard")
 
 register("countsketch_apply", PORTABLE, f"{_K}.countsketch:countsketch_apply")
 register("countsketch_apply", "numpy", f"{_K}._countsketch_numba:countsketch_apply")
+register("countsketch_apply", "torch", f"{_K}.countsketch:countsketch_apply_torch")
+register("countsketch_apply", "cupy", f"{_K}.countsketch:countsketch_apply_cupy")
