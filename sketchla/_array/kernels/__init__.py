@@ -37,3 +37,6 @@ register("countsketch_apply", PORTABLE, f"{_K}.countsketch:countsketch_apply")
 register("countsketch_apply", "numpy", f"{_K}._countsketch_numba:countsketch_apply")
 register("countsketch_apply", "torch", f"{_K}.countsketch:countsketch_apply_torch")
 register("countsketch_apply", "cupy", f"{_K}.countsketch:countsketch_apply_cupy")
+
+register("residual_gradient", PORTABLE, f"{_K}.residual_gradient:residual_gradient")
+register("residual_gradient", "numpy", f"{_K}._residual_gradient_numba:residual_gradient")

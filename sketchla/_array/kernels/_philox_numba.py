@@ -136,23 +136,6 @@ def _scaled_pairs(out, dest, v, s, factor, skip, take):
         out[dest + i] = v[j] * factor[j >> 1]
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
-def _fill_signs(out, k0, k1, stream, start):
-    n = out.size
-    first = start // 128
-    key0, key1, s = np.uint32(k0), np.uint32(k1), np.uint32(stream)
-    for j in nb.prange((start + n + 127) // 128 - first):
-        block = first + j
-        words = _philox(block, s, np.uint32(0), key0, key1)
-        base = 128 * block - start
-        for lane in range(4):
-            word = words[lane]
-            for bit in range(32):
-                i = base + 32 * lane + bit
-                if 0 <= i < n:
-                    out[i] = 1 - 2 * np.int64((word >> np.uint32(bit)) & np.uint32(1))
-
-
 @nb.njit(inline="always")
 def _pair_words(block, key0, key1, stream):
     """The two 64-bit words ``(w0 w1, w2 w3)`` of a block, for two values per block."""
@@ -214,23 +197,45 @@ def _integer_blocks(out, k0, k1, stream, first, span, sort_key):
         )
 
 
-def _fill_two_per_block(out, start, fill_blocks, *args):
-    """Values ``start, ..., start + out.size - 1`` of a two-values-per-block stream:
-    ``fill_blocks(view, *args[:2], first_block, *args[2:])`` fills whole blocks; a value
-    ``start`` or ``stop`` cuts in half comes from a two-value scratch."""
-    n, head = out.size, start % 2
-    key0, key1, stream, *rest = args
+@nb.njit(cache=True, nogil=True)
+def _signs_run(out, key0, key1, stream, first):
+    """Signs of blocks ``first, first + 1, ...`` into ``out`` (128 per block), branch-free."""
+    for j in range(out.size // 128):
+        w0, w1, w2, w3 = _philox_lanes(first + np.uint64(j), stream, np.uint64(0), key0, key1)
+        for lane in range(4):
+            word = w0 if lane == 0 else (w1 if lane == 1 else (w2 if lane == 2 else w3))
+            for bit in range(32):
+                out[128 * j + 32 * lane + bit] = 1 - 2 * np.int64((word >> np.uint64(bit)) & 1)
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _signs_blocks(out, k0, k1, stream, first):
+    key0, key1, st, blocks = np.uint64(k0), np.uint64(k1), np.uint64(stream), out.size // 128
+    tasks = _RUN // 32
+    for task in nb.prange((blocks + tasks - 1) // tasks):
+        lo, hi = task * tasks, min(blocks, (task + 1) * tasks)
+        _signs_run(out[128 * lo : 128 * hi], key0, key1, st, np.uint64(first + lo))
+
+
+def _fill_whole_blocks(out, start, per_block, fill_blocks, key0, key1, stream, *rest):
+    """Values ``start, ..., start + out.size - 1`` of a stream of ``per_block`` values per
+    Philox block: ``fill_blocks(view, key0, key1, stream, first_block, *rest)`` fills whole
+    blocks; the blocks that ``start`` and the end cut come from a one-block scratch."""
+    n = out.size
+    head = min((-start) % per_block, n)  # values before the first whole block
     if head:
-        pair = np.empty(2, dtype=out.dtype)
-        fill_blocks(pair, key0, key1, stream, start // 2, *rest)
-        out[0] = pair[1]
-    body = (n - head) // 2 * 2
+        scratch = np.empty(per_block, dtype=out.dtype)
+        fill_blocks(scratch, key0, key1, stream, start // per_block, *rest)
+        offset = start % per_block
+        out[:head] = scratch[offset : offset + head]
+    body = (n - head) // per_block * per_block
     if body:
-        fill_blocks(out[head : head + body], key0, key1, stream, (start + head) // 2, *rest)
+        first = (start + head) // per_block
+        fill_blocks(out[head : head + body], key0, key1, stream, first, *rest)
     if head + body < n:
-        pair = np.empty(2, dtype=out.dtype)
-        fill_blocks(pair, key0, key1, stream, (start + n - 1) // 2, *rest)
-        out[n - 1] = pair[0]
+        scratch = np.empty(per_block, dtype=out.dtype)
+        fill_blocks(scratch, key0, key1, stream, (start + head + body) // per_block, *rest)
+        out[head + body :] = scratch[: n - head - body]
 
 
 _NORMAL_CHUNK = 8192  # blocks per chunk: the chunk's 4 buffers (256 KiB) stay in L2
@@ -261,9 +266,8 @@ def _empty(n, dtype):
 def random_uniform(n, *, key, stream, start, dtype, xp=None, device=None, out=None):
     out = _empty(n, dtype) if out is None else out
     if n:
-        _fill_two_per_block(
-            out, start, _uniform_blocks, key[0], key[1], stream, out.dtype == np.float32
-        )
+        single = out.dtype == np.float32
+        _fill_whole_blocks(out, start, 2, _uniform_blocks, key[0], key[1], stream, single)
     return out
 
 
@@ -308,19 +312,19 @@ def random_normal(n, *, key, stream, start, dtype, xp=None, device=None, out=Non
 def random_signs(n, *, key, stream, start, dtype, xp=None, device=None, out=None):
     out = _empty(n, dtype) if out is None else out
     if n:
-        _fill_signs(out, key[0], key[1], stream, start)
+        _fill_whole_blocks(out, start, 128, _signs_blocks, key[0], key[1], stream)
     return out
 
 
 def random_integers(n, *, span, key, stream, start, dtype, xp=None, device=None):
     out = np.empty(n, dtype=np.int64)
     if n:
-        _fill_two_per_block(out, start, _integer_blocks, key[0], key[1], stream, span, False)
+        _fill_whole_blocks(out, start, 2, _integer_blocks, key[0], key[1], stream, span, False)
     return out.astype(np.dtype(dtype), copy=False)
 
 
 def random_sort_keys(n, *, key, stream, start, dtype, xp=None, device=None):
     out = np.empty(n, dtype=np.int64)
     if n:
-        _fill_two_per_block(out, start, _integer_blocks, key[0], key[1], stream, 0, True)
+        _fill_whole_blocks(out, start, 2, _integer_blocks, key[0], key[1], stream, 0, True)
     return out.astype(np.dtype(dtype), copy=False)

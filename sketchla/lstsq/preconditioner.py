@@ -1,0 +1,110 @@
+"""Preconditioners from a sketch: QR of ``S A`` (Blendenpik) or, when ``S A`` is numerically
+rank-deficient, its SVD (LSRN).
+
+Both give a ``d x r`` matrix ``P`` with ``(A P)^T (A P) ~ I`` (``A P`` has singular values in
+``[1/(1 + eps), 1/(1 - eps)]`` for a subspace embedding of distortion ``eps``) and the
+sketch-and-solve solution ``x0 = argmin ||S A x - S b||``. With ridge ``damp``, the sketched
+matrix is augmented by ``damp * I``: the exact
+rows of the regulariser need no sketch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._array.namespace import backend_name
+
+__all__ = ["SketchedFactor", "factor_sketch"]
+
+_POWER_STEPS = 12
+
+
+@dataclass(frozen=True)
+class SketchedFactor:
+    """``P`` (``d x r``), ``rank``, and estimates of the sketched matrix's largest singular
+    value and condition number (``A``'s, to within ``1 +- eps``)."""
+
+    P: Any
+    rank: int
+    norm_estimate: float
+    condition_estimate: float
+
+
+def factor_sketch(
+    SA: Any, damp: float, xp: Any, *, rcond: float, Sb: Any = None
+) -> tuple[SketchedFactor, Any]:
+    """Factor the sketch ``SA`` (``m x d``, ``m >= d``), augmented by ``damp * I``; with ``Sb``
+    (``m x k``), also return the sketch-and-solve solution (else ``None``).
+
+    Householder QR first, of ``[SA, Sb]`` so that ``Q^T Sb`` comes with ``R`` and ``Q`` is
+    never formed; when ``R`` has a diagonal entry below ``100 * rcond`` times the largest (a
+    sign of numerical rank deficiency), the SVD instead, keeping the singular values above
+    ``rcond`` times the largest.
+    """
+    m, d = SA.shape
+    k = 0 if Sb is None else Sb.shape[1]
+    stacked = SA if Sb is None else xp.concat([SA, Sb], axis=1)
+    if damp:
+        ridge = xp.zeros((d, d + k), dtype=SA.dtype, device=SA.device)
+        ridge[:, :d] = damp * xp.eye(d, dtype=SA.dtype, device=SA.device)
+        stacked = xp.concat([stacked, ridge], axis=0)
+    R_full = _qr_r(stacked, xp)
+    R = R_full[:d, :d]
+    diagonal = xp.abs(xp.linalg.diagonal(R))
+    top = float(xp.max(diagonal))
+    if top > 0 and float(xp.min(diagonal)) > 100 * rcond * top:
+        identity = xp.eye(d, dtype=SA.dtype, device=SA.device)
+        P = xp.linalg.solve(R, identity)  # R^-1: applied by a product in every iteration
+        largest = _power_norm(lambda z: R @ z, lambda z: _transpose(R) @ z, d, SA, xp)
+        inverse = _power_norm(lambda z: P @ z, lambda z: _transpose(P) @ z, d, SA, xp)
+        X0 = None if Sb is None else P @ R_full[:d, d:]
+        return SketchedFactor(P, d, largest, largest * inverse), X0
+    if damp:
+        SA = xp.concat([SA, damp * xp.eye(d, dtype=SA.dtype, device=SA.device)], axis=0)
+    U, s, Vh = xp.linalg.svd(SA, full_matrices=False)
+    top = float(s[0]) if s.shape[0] else 0.0
+    rank = int(xp.sum(xp.astype(s > rcond * top, xp.int32))) if top > 0 else 0
+    if rank == 0:
+        raise ValueError("A is zero to working precision: its sketch has no nonzero singular value")
+    P = _transpose(Vh[:rank, :]) / xp.reshape(s[:rank], (1, -1))
+    X0 = None if Sb is None else P @ (_transpose(U[:m, :rank]) @ Sb)
+    return SketchedFactor(P, rank, top, top / float(s[rank - 1])), X0
+
+
+def _qr_r(M: Any, xp: Any) -> Any:
+    """The ``R`` of a reduced QR (``M`` has at least as many rows as columns). NumPy takes
+    LAPACK's ``geqrt`` (blocked Householder, block 32), about 3x faster here than ``geqrf`` on
+    tall sketches, and never forms ``Q``."""
+    if backend_name(xp) == "numpy":
+        from scipy.linalg import lapack
+
+        (geqrt,) = lapack.get_lapack_funcs(("geqrt",), (M,))
+        factored, _, info = geqrt(min(32, M.shape[1]), M)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"LAPACK geqrt failed (info={info})")
+        return np.triu(factored[: M.shape[1]])
+    return xp.linalg.qr(M)[1]
+
+
+def _transpose(X: Any) -> Any:
+    return X.mT if hasattr(X, "mT") else X.T
+
+
+def _power_norm(apply, apply_t, d: int, like: Any, xp: Any) -> float:
+    """The largest singular value of a ``d x d`` map, by power iteration on ``M^T M`` from a
+    fixed start (enough for a condition estimate, which only sets a stopping tolerance)."""
+    z = xp.ones((d, 1), dtype=like.dtype, device=like.device) / math.sqrt(d)
+    z = z + xp.reshape(xp.arange(d, dtype=like.dtype, device=like.device), (d, 1)) * (1e-3 / d)
+    estimate = 0.0
+    for _ in range(_POWER_STEPS):
+        w = apply_t(apply(z))
+        norm = float(xp.linalg.vector_norm(w))
+        if norm == 0.0 or not math.isfinite(norm):
+            return 0.0 if norm == 0.0 else math.inf
+        z = w / norm
+        estimate = math.sqrt(norm)
+    return estimate

@@ -1,0 +1,52 @@
+"""The result of a least-squares solve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["LstsqResult"]
+
+
+@dataclass(frozen=True)
+class LstsqResult:
+    """What :func:`sketchla.lstsq.lstsq` and :func:`sketchla.lstsq.lstsq_linf` return.
+
+    Attributes
+    ----------
+    x : array
+        The solution, shape ``(d,)`` or ``(d, k)`` like ``b``, of ``b``'s namespace and device.
+    residual_norm : float or array
+        ``sqrt(||A x - b||^2 + damp^2 ||x||^2)`` at ``x`` (weights included), per right-hand
+        side; computed exactly, not from the sketch.
+    iterations : int
+        Passes of the iterative refinement (0 for sketch-and-solve and direct solves).
+    converged : bool
+        Whether every right-hand side met the stopping rule.
+    method : str
+        ``"sketch_and_solve"``, ``"sketch_and_precondition"`` or ``"direct"``.
+    sketch_size : int
+        Rows of the sketch (0 when none was used).
+    rank : int
+        The numerical rank used (``d`` unless the sketch revealed rank deficiency).
+    error_estimate : float or array
+        Estimate of ``||x - x_opt|| / ||x_opt||`` per right-hand side, from one preconditioned
+        gradient step (within a factor ``1 +- eps`` of the truth for an ``eps``-embedding).
+    condition_estimate : float
+        Estimated condition number of ``A`` (of the sketched matrix; ``nan`` for direct solves
+        that do not compute it).
+    residual_norms : tuple of float
+        The largest ``residual_norm`` over right-hand sides, at the start and after each
+        iteration.
+    """
+
+    x: Any
+    residual_norm: Any
+    iterations: int
+    converged: bool
+    method: str
+    sketch_size: int
+    rank: int
+    error_estimate: Any
+    condition_estimate: float
+    residual_norms: tuple[float, ...]

@@ -1,0 +1,448 @@
+"""``lstsq``: least squares by sketch-and-solve or sketch-and-precondition.
+
+Sketch-and-precondition (Rokhlin & Tygert 2008; Blendenpik, Avron, Maymounkov & Toledo 2010;
+LSRN, Meng, Saunders & Mahoney 2014) takes the QR (or SVD) of a sketch ``S A`` as a preconditioner
+``P``, so that ``A P`` has singular values in ``[1/(1 + eps), 1/(1 - eps)]`` for a sketch of
+distortion ``eps ~ sqrt(d / m)``. The iteration is iterative sketching with heavy-ball momentum
+(Epperly, Meier & Nakatsukasa, "Fast and forward stable randomized algorithms for linear
+least-squares problems", 2024):
+
+    x <- x + alpha P P^T A^T (b - A x) + beta (x - x_prev),
+    alpha = (1 - eps^2)^2,  beta = eps^2,
+
+started at the sketch-and-solve solution. The residual is recomputed from ``A`` at every step,
+which makes the method forward stable; each step is one fused pass over ``A`` (``b - A x`` and
+``A^T r`` row block by row block), and the error contracts by about ``eps`` per step whatever the
+conditioning of ``A``.
+
+Underdetermined problems (``n < d``) take the minimum-norm solution ``x = A^T y`` with
+``(A A^T + damp^2 I) y = b``, preconditioned by a sketch of ``A^T`` (sketching from the right).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .. import _validation as v
+from .._array import array_namespace, to_numpy
+from .._array.namespace import computed_on_host, device, is_array
+from ..errors import ConvergenceWarning
+from ..sketch.factory import FAMILIES, sketch_operator
+from .preconditioner import SketchedFactor, _transpose, factor_sketch
+from .problem import Problem
+from .result import LstsqResult
+
+__all__ = ["lstsq"]
+
+METHODS = ("auto", "sketch_and_solve", "sketch_and_precondition", "direct")
+#: The sketch sizes (rows per unknown) that the default chooses from, by predicted cost.
+OVERSAMPLING_CHOICES = (2, 3, 4, 6, 8, 12, 16, 24, 32)
+_DEFAULT_MAXITER = 100
+_SAFETY = 1.02  # assumed distortion: sqrt(rank / m), the edge of the Marchenko-Pastur law
+
+
+def lstsq(
+    A: Any,
+    b: Any,
+    *,
+    method: str = "auto",
+    sketch: str = "saso",
+    sketch_size: int | None = None,
+    oversampling: float | None = None,
+    tol: float | None = None,
+    maxiter: int | None = None,
+    damp: float = 0.0,
+    weights: Any = None,
+    rcond: float | None = None,
+    seed: Any = None,
+    x0: Any = None,
+    callback: Any = None,
+) -> LstsqResult:
+    """Least squares ``min ||A x - b||^2 + damp^2 ||x||^2`` by sketching.
+
+    Parameters
+    ----------
+    A : array, scipy.sparse matrix or scipy.sparse.linalg.LinearOperator
+        ``(n, d)``. Dense arrays of any backend; the result is on ``b``'s namespace and device.
+    b : array
+        ``(n,)``, or ``(n, k)`` for ``k`` right-hand sides.
+    method : {"auto", "sketch_and_precondition", "sketch_and_solve", "direct"}
+        ``"sketch_and_precondition"``: the accurate default for problems with ``n >= 2 m``;
+        ``"sketch_and_solve"``: ``argmin ||S (A x - b)||``, one sketch, accurate to a factor
+        ``1 + O(eps)`` in the residual; ``"direct"``: a dense SVD (for small problems, where
+        ``"auto"`` takes it).
+    sketch : str
+        The sketching family (see :func:`sketchla.sketch_operator`); SASO by default.
+    sketch_size : int, optional
+        Rows of the sketch; default ``oversampling * min(n, d)``.
+    oversampling : float, optional
+        Sketch rows per unknown (distortion ``eps ~ sqrt(1 / oversampling)``). By default the
+        one of 2, 3, 4, 6, 8, 12, 16, 24, 32 that minimises the predicted work: the QR of the
+        sketch (``2 m d**2`` flops) against the iterations (passes over ``A``, about
+        ``log(u) / log(eps)`` of them).
+    tol : float, optional
+        ``None`` (default): iterate until the estimated forward error is at the level of a
+        backward-stable solver's, ``u * (kappa + kappa**2 * ||r|| / (||A|| ||x||))`` with ``u``
+        the unit roundoff; a float: stop when ``||A^T r|| <= tol * ||A|| * ||r||`` or
+        ``||r|| <= tol * ||b||`` (the stopping rule of LSQR's ``atol``/``btol``).
+    maxiter : int, optional
+        At most this many iterations (default 100).
+    damp : float
+        Ridge parameter.
+    weights : array, optional
+        ``(n,)`` non-negative row weights: minimises ``sum_i w_i (a_i x - b_i)^2``.
+    rcond : float, optional
+        Singular values of the sketch below ``rcond`` times the largest count as zero (rank
+        deficiency: the minimum-norm solution is returned). Default ``max(m, d)`` times the unit
+        roundoff.
+    seed : None, int or sketchla.random.Generator
+        Fixes the sketch.
+    x0 : array, optional
+        Starting point instead of the sketch-and-solve solution (overdetermined problems).
+    callback : callable, optional
+        Called as ``callback(x)`` after each iteration.
+
+    Returns
+    -------
+    LstsqResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sketchla.lstsq import lstsq
+    >>> rng = np.random.default_rng(0)
+    >>> A, b = rng.standard_normal((20_000, 50)), rng.standard_normal(20_000)
+    >>> result = lstsq(A, b, seed=0)
+    >>> result.method, result.converged
+    ('sketch_and_precondition', True)
+    >>> bool(np.allclose(result.x, np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-12, atol=0))
+    True
+    """
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if not isinstance(sketch, str) or sketch not in FAMILIES:
+        raise ValueError(f"sketch must be one of {sorted(FAMILIES)}, got {sketch!r}")
+    tol = _check_tol(tol)
+    maxiter = _DEFAULT_MAXITER if maxiter is None else v.check_int(maxiter, "maxiter", minimum=0)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {callback!r}")
+    if is_array(A) and computed_on_host(array_namespace(A)):
+        return _on_host(A, b, locals())
+    problem = Problem.from_inputs(A, b, damp=damp, weights=weights)
+    n, d = problem.n, problem.d
+    small, large = min(n, d), max(n, d)
+    m = _sketch_size(sketch_size, oversampling, small, large, _pass_cost(problem))
+    if method == "auto":
+        method = "sketch_and_precondition" if 2 * m <= large else "direct"
+    if method != "direct" and m > large:
+        raise ValueError(
+            f"the sketch must have at most max(n, d) = {large} rows, got {m}: "
+            "use method='direct' for problems this small"
+        )
+    u = float(np.finfo(np.dtype(str(problem.dtype).rsplit(".", 1)[-1])).eps) / 2
+    rcond = _check_rcond(rcond, max(m, small) * u * 2)
+    generator = v.check_seed(seed)
+    if x0 is not None and n < d:
+        raise ValueError("x0 is supported for overdetermined problems (n >= d) only")
+    X0 = None if x0 is None else _check_x0(x0, problem)
+
+    if method == "direct":
+        outcome = _direct(problem, rcond)
+    elif n >= d:
+        S = sketch_operator(sketch, m, n, seed=generator)
+        SA, Sb = problem.sketch_left(S)
+        factor, X_sketched = factor_sketch(SA, problem.damp, problem.xp, rcond=rcond, Sb=Sb)
+        X = X_sketched if X0 is None else X0
+        iterations = 0 if method == "sketch_and_solve" else maxiter
+        outcome = _refine(problem, factor, X, m, iterations, tol, u, callback)
+    else:
+        S = sketch_operator(sketch, m, d, seed=generator)
+        factor, _ = factor_sketch(problem.sketch_right(S), problem.damp, problem.xp, rcond=rcond)
+        iterations = 0 if method == "sketch_and_solve" else maxiter
+        outcome = _refine_dual(problem, factor, m, iterations, tol, u, callback)
+    X, residual, error, converged, iterations, history, rank, kappa = outcome
+    if not converged:
+        warnings.warn(
+            f"lstsq stopped after {iterations} iterations without meeting its tolerance "
+            f"(estimated relative error {float(np.max(to_numpy(error))):.2e})",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    sketch_rows = 0 if method == "direct" else m
+    return _result(
+        problem,
+        X,
+        residual,
+        error,
+        iterations,
+        converged,
+        method,
+        sketch_rows,
+        rank,
+        kappa,
+        history,
+    )
+
+
+# -- the iteration ----------------------------------------------------------------------------
+
+
+def _heavy_ball(
+    Z, evaluate, factor: SketchedFactor, m: int, maxiter: int, converged_at, floor_at, on_step
+):
+    """Heavy-ball iterative sketching on the variable ``Z`` (``x``, or ``y`` of the dual).
+
+    ``evaluate(Z)`` returns ``(G, extras)`` with ``G`` the negative gradient (one pass over
+    ``A``); the preconditioned step ``P P^T G`` estimates ``Z_opt - Z``. ``converged_at(step_norm,
+    Z_norm, G, extras)`` is the stopping rule; ``floor_at(Z_norm, extras)`` bounds the error a
+    backward-stable solver could reach: stalling (no halving of the error estimate in the steps
+    that should have halved it three times) below it ends the iteration as converged, stalling
+    above it as not converged. When the error estimate grows, the assumed distortion was too
+    small: the iteration restarts from the best point with a larger one.
+    """
+    xp = array_namespace(factor.P)
+    eps = min(0.95, _SAFETY * math.sqrt(factor.rank / m))
+    Z_prev = Z
+    best, best_Z, stalled, iterations = math.inf, Z, 0, 0
+    while True:
+        G, extras = evaluate(Z)
+        step = factor.P @ (_transpose(factor.P) @ G)
+        step_norm = xp.linalg.vector_norm(step, axis=0)
+        Z_norm = xp.linalg.vector_norm(Z, axis=0)
+        relative = float(xp.max(step_norm / xp.where(Z_norm > 0, Z_norm, 1.0)))
+        done = converged_at(step_norm, Z_norm, G, extras)
+        floor = floor_at(Z_norm, extras)
+        above_floor = bool(xp.any(step_norm > floor))
+        if not done and above_floor and relative > 3 * best and eps < 0.95:
+            # growing: the sketch distorts more than assumed; restart from the best point
+            eps = min(0.95, 1.3 * eps)
+            Z, Z_prev, stalled = best_Z, best_Z, 0
+            continue
+        if relative < 0.5 * best:
+            best, best_Z, stalled = relative, Z, 0
+        else:
+            stalled += 1
+        # steps in which the error estimate should have halved three times, plus two
+        window = 2 + math.ceil(3 * math.log(0.5) / math.log(eps))
+        if stalled >= window:
+            done = not above_floor
+        if done or iterations >= maxiter or stalled >= window:
+            return Z, step_norm, Z_norm, extras, done or maxiter == 0, iterations
+        alpha, beta = (1 - eps**2) ** 2, eps**2
+        Z, Z_prev = Z + alpha * step + beta * (Z - Z_prev), Z
+        iterations += 1
+        on_step(Z)
+
+
+# -- overdetermined ---------------------------------------------------------------------------
+
+
+def _refine(problem: Problem, factor: SketchedFactor, X, m, maxiter, tol, u, callback):
+    """Heavy ball on ``x`` from ``X``; returns the solver outcome tuple."""
+    xp = problem.xp
+    history: list[float] = []
+    b_norm = xp.linalg.vector_norm(problem.b, axis=0)
+    kappa, norm = factor.condition_estimate, factor.norm_estimate
+
+    def evaluate(X):
+        R, G = problem.residual_gradient(X)
+        r_norm = problem.objective_norms(X, R)
+        history.append(float(xp.max(r_norm)))
+        return G, r_norm
+
+    def converged_at(step_norm, x_norm, G, r_norm):
+        if tol is None:  # as accurate as the arithmetic allows
+            return bool(xp.all(step_norm <= 8 * u * x_norm))
+        optimal = xp.linalg.vector_norm(G, axis=0) <= tol * norm * r_norm
+        return bool(xp.all(optimal | (r_norm <= tol * b_norm)))
+
+    def floor_at(x_norm, r_norm):
+        scale = xp.where(x_norm > 0, x_norm, 1.0)
+        return 10 * u * (1 + kappa + kappa**2 * r_norm / (norm * scale)) * scale
+
+    def on_step(X):
+        if callback is not None:
+            callback(_user_shape(X, problem))
+
+    X, step_norm, x_norm, r_norm, converged, iterations = _heavy_ball(
+        X, evaluate, factor, m, maxiter, converged_at, floor_at, on_step
+    )
+    error = step_norm / xp.where(x_norm > 0, x_norm, 1.0)
+    return X, r_norm, error, converged, iterations, history, factor.rank, kappa
+
+
+# -- underdetermined --------------------------------------------------------------------------
+
+
+def _refine_dual(problem: Problem, factor: SketchedFactor, m, maxiter, tol, u, callback):
+    """Minimum-norm solution ``x = A^T y``, ``(A A^T + damp^2 I) y = b``, by heavy ball on
+    ``y`` preconditioned by the sketch of ``A^T``; two passes over ``A`` per iteration."""
+    xp = problem.xp
+    b = problem.b
+    history: list[float] = []
+    b_norm = xp.linalg.vector_norm(b, axis=0)
+    kappa = factor.condition_estimate
+    latest = {}
+
+    def evaluate(Y):
+        X = problem.rmatmul(Y)
+        R = b - problem.matmul(X)  # the residual of A x = b
+        r_norm = problem.objective_norms(X, R)
+        history.append(float(xp.max(r_norm)))
+        latest["X"] = X
+        return (R - problem.damp**2 * Y if problem.damp else R), r_norm
+
+    def converged_at(step_norm, y_norm, G, r_norm):
+        if tol is None:
+            return bool(xp.all(step_norm <= 8 * u * y_norm))
+        return bool(xp.all(xp.linalg.vector_norm(G, axis=0) <= tol * b_norm))
+
+    def floor_at(y_norm, r_norm):
+        return 10 * u * (1 + kappa**2) * xp.where(y_norm > 0, y_norm, 1.0)
+
+    def on_step(Y):
+        if callback is not None:
+            callback(_user_shape(problem.rmatmul(Y), problem))
+
+    Y0 = factor.P @ (_transpose(factor.P) @ b)
+    _, step_norm, y_norm, r_norm, converged, iterations = _heavy_ball(
+        Y0, evaluate, factor, m, maxiter, converged_at, floor_at, on_step
+    )
+    error = step_norm / xp.where(y_norm > 0, y_norm, 1.0)
+    return latest["X"], r_norm, error, converged, iterations, history, factor.rank, kappa
+
+
+# -- direct -----------------------------------------------------------------------------------
+
+
+def _direct(problem: Problem, rcond: float):
+    """Dense SVD of ``A`` (formed if sparse or an operator): the minimum-norm ridge solution."""
+    problem.check_finite()
+    xp = problem.xp
+    if problem.kind == "dense":
+        A = problem.A
+    elif problem.kind == "sparse":
+        A = xp.asarray(problem.A.toarray())
+    else:
+        A = xp.asarray(problem.A.matmat(np.eye(problem.d, dtype=problem.A.dtype)))
+    A = xp.astype(A, problem.dtype)
+    U, s, Vh = xp.linalg.svd(A, full_matrices=False)
+    top = float(s[0]) if s.shape[0] else 0.0
+    keep = s > rcond * top
+    rank = int(xp.sum(xp.astype(keep, xp.int32)))
+    filtered = xp.where(keep, s / (s * s + problem.damp**2), 0.0)
+    X = _transpose(Vh) @ (xp.reshape(filtered, (-1, 1)) * (_transpose(U) @ problem.b))
+    R = problem.b - problem.matmul(X)
+    kappa = top / float(s[rank - 1]) if rank else math.inf
+    zeros = xp.zeros(problem.b.shape[1], dtype=problem.dtype, device=problem.device)
+    residual = problem.objective_norms(X, R)
+    return X, residual, zeros, True, 0, [float(xp.max(residual))], rank, kappa
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _sketch_size(sketch_size, oversampling, small: int, large: int, pass_cost: float) -> int:
+    if sketch_size is not None:
+        if oversampling is not None:
+            raise TypeError("give sketch_size or oversampling, not both")
+        m = v.check_positive_int(sketch_size, "sketch_size")
+        if m < small:
+            raise ValueError(
+                f"sketch_size must be at least min(n, d) = {small} (the sketch must keep "
+                f"every direction of A), got {m}"
+            )
+        return m
+    if oversampling is None:
+        oversampling = min(OVERSAMPLING_CHOICES, key=lambda c: _predicted_cost(c, small, pass_cost))
+    if isinstance(oversampling, bool) or not isinstance(oversampling, (int, float)):
+        raise TypeError(f"oversampling must be a number > 1, got {oversampling!r}")
+    if not oversampling > 1 or not math.isfinite(oversampling):
+        raise ValueError(f"oversampling must be a finite number > 1, got {oversampling!r}")
+    return max(small + 1, math.ceil(oversampling * small))
+
+
+def _predicted_cost(oversampling: float, d: int, pass_cost: float) -> float:
+    """Work of sketch-and-precondition in flop-equivalents: Householder QR of the sketch,
+    ``2 m d**2``, plus the passes over ``A`` that bring the error from 1 to ``1e-16`` at the
+    rate ``eps = sqrt(d / m)`` per pass (and a few more for the start and the stopping test)."""
+    passes = math.log(1e-16) / math.log(math.sqrt(1 / oversampling)) + 4
+    return 2 * oversampling * d**3 + passes * pass_cost
+
+
+def _pass_cost(problem: Problem) -> float:
+    """One iteration in flop-equivalents: memory traffic, at about one byte per flop."""
+    if problem.kind == "sparse":
+        return 2 * 12 * problem.A.nnz + 16 * (problem.n + problem.d)
+    itemsize = 4 if "32" in str(problem.dtype) else 8
+    passes = 1 if problem.kind == "dense" else 2
+    return passes * itemsize * problem.n * problem.d
+
+
+def _check_tol(tol):
+    if tol is None:
+        return None
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)):
+        raise TypeError(f"tol must be a positive number or None, got {tol!r}")
+    if not 0 < tol < 1:
+        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+    return float(tol)
+
+
+def _check_rcond(rcond, default: float) -> float:
+    if rcond is None:
+        return default
+    if isinstance(rcond, bool) or not isinstance(rcond, (int, float)) or not 0 <= rcond < 1:
+        raise ValueError(f"rcond must be a number in [0, 1), got {rcond!r}")
+    return float(rcond)
+
+
+def _check_x0(x0: Any, problem: Problem) -> Any:
+    xp = problem.xp
+    x0 = v.check_array(x0, "x0", xp=xp)
+    expected = (problem.d,) if problem.single_rhs else (problem.d, problem.b.shape[1])
+    if tuple(x0.shape) != expected:
+        raise ValueError(f"x0 must have shape {expected}, got {tuple(x0.shape)}")
+    x0 = xp.astype(x0, problem.dtype)
+    return xp.reshape(x0, (-1, 1)) if problem.single_rhs else x0
+
+
+def _user_shape(X: Any, problem: Problem) -> Any:
+    return problem.xp.reshape(X, (-1,)) if problem.single_rhs else X
+
+
+def _result(problem, X, residual, error, iterations, converged, method, m, rank, kappa, history):
+    if problem.single_rhs:
+        residual, error = float(residual[0]), float(error[0])
+    return LstsqResult(
+        x=_user_shape(X, problem),
+        residual_norm=residual,
+        iterations=iterations,
+        converged=bool(converged),
+        method=method,
+        sketch_size=m,
+        rank=rank,
+        error_estimate=error,
+        condition_estimate=float(kappa),
+        residual_norms=tuple(history),
+    )
+
+
+def _on_host(A, b, arguments: dict) -> LstsqResult:
+    """JAX: solve on the host with NumPy, return on the caller's device."""
+    xp = array_namespace(A)
+    options = {k: arguments[k] for k in arguments if k not in ("A", "b")}
+    host = lambda z: None if z is None else to_numpy(z)  # noqa: E731
+    options["weights"], options["x0"] = host(options["weights"]), host(options["x0"])
+    result = lstsq(to_numpy(A), host(b), **options)
+    dev = device(A)
+    fields = {f: getattr(result, f) for f in result.__dataclass_fields__}
+    fields["x"] = xp.asarray(result.x, device=dev)
+    if not isinstance(result.residual_norm, float):
+        fields["residual_norm"] = xp.asarray(result.residual_norm, device=dev)
+        fields["error_estimate"] = xp.asarray(result.error_estimate, device=dev)
+    return LstsqResult(**fields)
