@@ -33,7 +33,7 @@ def linf_sketch_size(n: int, d: int, *, eps: float, delta: float, c: float = 1.0
     --------
     >>> from sketchla.lstsq import linf_sketch_size
     >>> linf_sketch_size(10**6, 10, eps=0.5, delta=0.01, c=1e-3)
-    97
+    251
     """
     n = v.check_positive_int(n, "n")
     d = v.check_positive_int(d, "d")
@@ -83,9 +83,9 @@ def lstsq_linf(
     >>> from sketchla.lstsq import lstsq_linf
     >>> rng = np.random.default_rng(0)
     >>> A, b = rng.standard_normal((50_000, 5)), rng.standard_normal(50_000)
-    >>> result = lstsq_linf(A, b, eps=0.5, delta=0.1, c=1e-3, seed=1)
+    >>> result = lstsq_linf(A, b, eps=0.5, delta=0.1, c=0.01, seed=1)
     >>> result.method, result.sketch_size
-    ('sketch_and_solve', 2430)
+    ('sketch_and_solve', 452)
     """
     if not isinstance(sketch, str) or sketch not in LINF_SKETCHES:
         raise ValueError(
