@@ -19,7 +19,11 @@ from .._array.backends import AvailableBackend, available_backends
 __all__ = ["SECTIONS", "DemoContext", "SectionResult", "best_time", "markdown_table", "run_demo"]
 
 #: Demo sections, in the order they run (module paths).
-SECTIONS: tuple[str, ...] = ("sketchla.demo.random_numbers", "sketchla.demo.sketching")
+SECTIONS: tuple[str, ...] = (
+    "sketchla.demo.random_numbers",
+    "sketchla.demo.sketching",
+    "sketchla.demo.least_squares",
+)
 
 
 @dataclass(frozen=True)

@@ -77,13 +77,15 @@ def factor_sketch(
 
 def _qr_r(M: Any, xp: Any) -> Any:
     """The ``R`` of a reduced QR (``M`` has at least as many rows as columns). NumPy takes
-    LAPACK's ``geqrt`` (blocked Householder, block 32), about 3x faster here than ``geqrf`` on
-    tall sketches, and never forms ``Q``."""
+    LAPACK's ``geqrt`` (blocked Householder with compact WY blocks: 32 columns for narrow
+    sketches, 128 for wide ones), 1.3-3x faster here than ``geqrf`` on tall sketches, and never
+    forms ``Q``."""
     if backend_name(xp) == "numpy":
         from scipy.linalg import lapack
 
         (geqrt,) = lapack.get_lapack_funcs(("geqrt",), (M,))
-        factored, _, info = geqrt(min(32, M.shape[1]), M)
+        block = 32 if M.shape[1] <= 512 else 128
+        factored, _, info = geqrt(min(block, M.shape[1]), M)
         if info != 0:
             raise np.linalg.LinAlgError(f"LAPACK geqrt failed (info={info})")
         return np.triu(factored[: M.shape[1]])

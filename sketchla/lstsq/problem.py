@@ -141,6 +141,9 @@ class Problem:
                 blocks.append(S @ np.asarray(self.A.matmat(E), dtype=self.dtype))
             SA = np.concatenate(blocks, axis=1)
             v.check_finite(SA, "A")
+        elif self.kind == "sparse":  # one sketch of [A, b]: the structure of S is drawn once
+            both = S @ sp.hstack([self.A, sp.csr_array(np.asarray(self.b))], format="csr")
+            return both[:, : self.d], both[:, self.d :]
         else:
             SA = S @ self.A
         return xp.asarray(SA, dtype=self.dtype), S @ self.b

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import _validation as v
 from .._array import array_namespace, to_numpy
-from .._array.namespace import computed_on_host, device, is_array
+from .._array.namespace import computed_on_host, device, is_array, numpy_dtype
 from ..errors import ConvergenceWarning
 from ..sketch.factory import FAMILIES, sketch_operator
 from .preconditioner import SketchedFactor, _transpose, factor_sketch
@@ -41,7 +41,6 @@ __all__ = ["lstsq"]
 METHODS = ("auto", "sketch_and_solve", "sketch_and_precondition", "direct")
 #: The sketch sizes (rows per unknown) that the default chooses from, by predicted cost.
 OVERSAMPLING_CHOICES = (2, 3, 4, 6, 8, 12, 16, 24, 32)
-_DEFAULT_MAXITER = 100
 _SAFETY = 1.02  # assumed distortion: sqrt(rank / m), the edge of the Marchenko-Pastur law
 
 
@@ -90,7 +89,8 @@ def lstsq(
         the unit roundoff; a float: stop when ``||A^T r|| <= tol * ||A|| * ||r||`` or
         ``||r|| <= tol * ||b||`` (the stopping rule of LSQR's ``atol``/``btol``).
     maxiter : int, optional
-        At most this many iterations (default 100).
+        At most this many iterations (default: twice the number the sketch's distortion
+        predicts for full accuracy, plus 20).
     damp : float
         Ridge parameter.
     weights : array, optional
@@ -127,7 +127,8 @@ def lstsq(
     if not isinstance(sketch, str) or sketch not in FAMILIES:
         raise ValueError(f"sketch must be one of {sorted(FAMILIES)}, got {sketch!r}")
     tol = _check_tol(tol)
-    maxiter = _DEFAULT_MAXITER if maxiter is None else v.check_int(maxiter, "maxiter", minimum=0)
+    if maxiter is not None:
+        maxiter = v.check_int(maxiter, "maxiter", minimum=0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
     if is_array(A) and computed_on_host(array_namespace(A)):
@@ -136,6 +137,8 @@ def lstsq(
     n, d = problem.n, problem.d
     small, large = min(n, d), max(n, d)
     m = _sketch_size(sketch_size, oversampling, small, large, _pass_cost(problem))
+    if maxiter is None:  # twice the passes the distortion predicts, and a margin
+        maxiter = 2 * math.ceil(_predicted_passes(m / small)) + 20
     if method == "auto":
         method = "sketch_and_precondition" if 2 * m <= large else "direct"
     if method != "direct" and m > large:
@@ -143,7 +146,7 @@ def lstsq(
             f"the sketch must have at most max(n, d) = {large} rows, got {m}: "
             "use method='direct' for problems this small"
         )
-    u = float(np.finfo(np.dtype(str(problem.dtype).rsplit(".", 1)[-1])).eps) / 2
+    u = float(np.finfo(numpy_dtype(problem.dtype)).eps) / 2  # unit roundoff
     rcond = _check_rcond(rcond, max(m, small) * u * 2)
     generator = v.check_seed(seed)
     if x0 is not None and n < d:
@@ -370,14 +373,18 @@ def _predicted_cost(oversampling: float, d: int, pass_cost: float) -> float:
     """Work of sketch-and-precondition in flop-equivalents: Householder QR of the sketch,
     ``2 m d**2``, plus the passes over ``A`` that bring the error from 1 to ``1e-16`` at the
     rate ``eps = sqrt(d / m)`` per pass (and a few more for the start and the stopping test)."""
-    passes = math.log(1e-16) / math.log(math.sqrt(1 / oversampling)) + 4
-    return 2 * oversampling * d**3 + passes * pass_cost
+    return 2 * oversampling * d**3 + _predicted_passes(oversampling) * pass_cost
+
+
+def _predicted_passes(oversampling: float) -> float:
+    return math.log(1e-16) / math.log(math.sqrt(1 / oversampling)) + 4
 
 
 def _pass_cost(problem: Problem) -> float:
-    """One iteration in flop-equivalents: memory traffic, at about one byte per flop."""
+    """One iteration in flop-equivalents: memory traffic at about one byte per flop for dense
+    ``A``; a sparse product costs a few nanoseconds per nonzero (random access), ~100 flops."""
     if problem.kind == "sparse":
-        return 2 * 12 * problem.A.nnz + 16 * (problem.n + problem.d)
+        return 2 * 100 * problem.A.nnz + 16 * (problem.n + problem.d)
     itemsize = 4 if "32" in str(problem.dtype) else 8
     passes = 1 if problem.kind == "dense" else 2
     return passes * itemsize * problem.n * problem.d
