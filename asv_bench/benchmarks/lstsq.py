@@ -116,7 +116,10 @@ class DenseIllConditioned(_Suite):
 
 class SparseIllConditioned:
     """scipy CSR 10**6 x 10**3, density 1e-3, condition number about 1e6: sketchla beside
-    ``scipy.sparse.linalg.lsqr`` run until its residual is within 1e-10 of sketchla's."""
+    ``scipy.sparse.linalg.lsqr``. Unpreconditioned, LSQR needs a number of iterations growing
+    with the condition number: 20 000 of them (about 10 minutes here) still leave its residual
+    2.4 times sketchla's. The suite caps it at 1 000 iterations (to keep CI short) and tracks
+    the residual it reaches."""
 
     params = ["sketchla", "scipy-lsqr"]
     param_names = ["impl"]
@@ -134,8 +137,8 @@ class SparseIllConditioned:
             self.solve = self._lsqr
 
     def _lsqr(self):
-        # LSQR's own stopping tests, tight, and a hard cap; track_* reports the residual reached
-        return spla.lsqr(self.A, self.b, atol=1e-14, btol=1e-14, iter_lim=20_000)[0]
+        # LSQR's own stopping tests, tight, and a cap; track_* reports the residual reached
+        return spla.lsqr(self.A, self.b, atol=1e-14, btol=1e-14, iter_lim=1_000)[0]
 
     def time_lstsq(self, impl):
         self.solve()

@@ -68,7 +68,8 @@ def lstsq_linf(
     c : float
         The constant of the size rule ``m = c * eps**-2 * d * log(n / delta)**3`` (the theory's
         constant is unspecified; ``c = 1`` is safe and usually far larger than needed). When
-        ``m >= n`` no sketch can help and ``A`` is solved exactly (``method="direct"``).
+        ``m >= n`` no sketch can help and the problem is solved to working accuracy by
+        :func:`lstsq` (which satisfies the bound trivially).
     seed : None, int or sketchla.random.Generator
 
     Returns
@@ -99,8 +100,13 @@ def lstsq_linf(
     if n <= d:
         raise ValueError(f"lstsq_linf needs a tall A (n > d), got shape {tuple(shape)}")
     m = linf_sketch_size(n, d, eps=eps, delta=delta, c=c)
-    if m >= n:
-        return lstsq(A, b, method="direct")
+    if m <= d:
+        raise ValueError(
+            f"the size rule gives m = {m} sketch rows for d = {d} columns; a sketch needs more "
+            f"rows than columns: increase c (now {c})"
+        )
+    if m >= n:  # no sketch this large helps: the solution itself, to working accuracy
+        return lstsq(A, b, seed=seed)
     return lstsq(A, b, method="sketch_and_solve", sketch=sketch, sketch_size=m, seed=seed)
 
 

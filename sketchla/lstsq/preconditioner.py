@@ -85,10 +85,10 @@ def _qr_r(M: Any, xp: Any) -> Any:
 
         (geqrt,) = lapack.get_lapack_funcs(("geqrt",), (M,))
         block = 32 if M.shape[1] <= 512 else 128
-        factored, _, info = geqrt(min(block, M.shape[1]), M)
+        factored, _, info = geqrt(min(block, *M.shape), M)
         if info != 0:
             raise np.linalg.LinAlgError(f"LAPACK geqrt failed (info={info})")
-        return np.triu(factored[: M.shape[1]])
+        return np.triu(factored[: min(M.shape)])
     return xp.linalg.qr(M)[1]
 
 

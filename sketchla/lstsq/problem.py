@@ -9,7 +9,7 @@ residual-and-gradient pass, and sketches of ``A`` from either side.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import scipy.sparse.linalg as spla
 
 from .. import _validation as v
 from .._array import array_namespace, kernel, namespace_for, to_numpy
-from .._array.namespace import check_same_device, device, numpy_dtype
+from .._array.namespace import backend_name, check_same_device, device, numpy_dtype
 from ..sketch.operator import SketchOperator
 
 __all__ = ["Problem"]
@@ -37,6 +37,7 @@ class Problem:
     kind: str
     xp: Any
     single_rhs: bool
+    _float64: Any = field(default=None, repr=False)  # float64 copy of float32 A, made on demand
 
     @property
     def n(self) -> int:
@@ -106,10 +107,23 @@ class Problem:
             return self.A.T @ R
         return self.xp.matrix_transpose(self.A) @ R
 
-    def residual_gradient(self, X: Any) -> tuple[Any, Any]:
+    @property
+    def exact_gradient_available(self) -> bool:
+        """Whether ``residual_gradient(X, exact=True)`` computes in more precision than the data:
+        float32 problems in float64 (every backend), float64 dense NumPy in double-double."""
+        if self.kind == "operator":
+            return False
+        if numpy_dtype(self.dtype) == np.float32:
+            return True
+        return self.kind == "dense" and backend_name(self.xp) == "numpy"
+
+    def residual_gradient(self, X: Any, *, exact: bool = False) -> tuple[Any, Any]:
         """``R = b - A X`` and ``G = A.T R - damp**2 X``: the gradient of half the objective,
-        negated; one fused pass over ``A`` where a kernel exists."""
-        if self.kind == "dense" and X.shape[1] == 1:
+        negated; one fused pass over ``A`` where a kernel exists. ``exact=True`` computes in
+        higher precision (see :attr:`exact_gradient_available`) and rounds at the end."""
+        if exact:
+            R, G = self._residual_gradient_exact(X)
+        elif self.kind == "dense" and X.shape[1] == 1:
             r, g = kernel("residual_gradient", self.xp)(self.A, X[:, 0], self.b[:, 0], xp=self.xp)
             R, G = self.xp.reshape(r, (-1, 1)), self.xp.reshape(g, (-1, 1))
         else:
@@ -118,6 +132,24 @@ class Problem:
         if self.damp:
             G = G - (self.damp**2) * X
         return R, G
+
+    def _residual_gradient_exact(self, X: Any) -> tuple[Any, Any]:
+        xp = self.xp
+        if numpy_dtype(self.dtype) == np.float32:
+            if self._float64 is None:
+                self._float64 = (
+                    self.A.astype(np.float64)
+                    if self.kind == "sparse"
+                    else xp.astype(self.A, xp.float64)
+                )
+            A64, b64 = self._float64, xp.astype(self.b, xp.float64)
+            R = b64 - A64 @ xp.astype(X, xp.float64)
+            G = A64.T @ R if self.kind == "sparse" else xp.matrix_transpose(A64) @ R
+            return xp.astype(R, self.dtype), xp.astype(G, self.dtype)
+        from .._array.kernels._residual_gradient_exact_numba import residual_gradient_exact
+
+        pairs = [residual_gradient_exact(self.A, X[:, j], self.b[:, j]) for j in range(X.shape[1])]
+        return np.stack([r for r, _ in pairs], axis=1), np.stack([g for _, g in pairs], axis=1)
 
     def objective_norms(self, X: Any, R: Any) -> Any:
         """``sqrt(||r_j||^2 + damp^2 ||x_j||^2)`` per right-hand side ``j``."""

@@ -22,7 +22,8 @@ class LstsqResult:
     iterations : int
         Passes of the iterative refinement (0 for sketch-and-solve and direct solves).
     converged : bool
-        Whether every right-hand side met the stopping rule.
+        Whether every right-hand side met the stopping rule (always true for sketch-and-solve
+        and direct solves, which have none).
     method : str
         ``"sketch_and_solve"``, ``"sketch_and_precondition"`` or ``"direct"``.
     sketch_size : int
@@ -30,14 +31,17 @@ class LstsqResult:
     rank : int
         The numerical rank used (``d`` unless the sketch revealed rank deficiency).
     error_estimate : float or array
-        Estimate of ``||x - x_opt|| / ||x_opt||`` per right-hand side, from one preconditioned
-        gradient step (within a factor ``1 +- eps`` of the truth for an ``eps``-embedding).
+        Estimate of ``||x - x_opt|| / ||x||`` per right-hand side, from one preconditioned
+        gradient step (within a factor ``1 +- eps`` of the truth for an ``eps``-embedding). For
+        underdetermined problems, the same for the dual variable ``y`` of ``x = A^T y``; 0 for
+        direct solves.
     condition_estimate : float
-        Estimated condition number of ``A`` (of the sketched matrix; ``nan`` for direct solves
-        that do not compute it).
+        Estimated condition number of ``A`` (with ``damp``: of ``[A; damp I]``), from the
+        sketch; exact (from the SVD, over the kept singular values) for direct solves.
     residual_norms : tuple of float
-        The largest ``residual_norm`` over right-hand sides, at the start and after each
-        iteration.
+        The largest ``residual_norm`` over right-hand sides at each pass over ``A``: the start
+        and each iteration, plus a re-evaluation of the best point when the iteration restarts
+        with a larger assumed distortion (rare).
     """
 
     x: Any

@@ -41,7 +41,6 @@ __all__ = ["lstsq"]
 METHODS = ("auto", "sketch_and_solve", "sketch_and_precondition", "direct")
 #: The sketch sizes (rows per unknown) that the default chooses from, by predicted cost.
 OVERSAMPLING_CHOICES = (2, 3, 4, 6, 8, 12, 16, 24, 32)
-_SAFETY = 1.02  # assumed distortion: sqrt(rank / m), the edge of the Marchenko-Pastur law
 
 
 def lstsq(
@@ -97,8 +96,8 @@ def lstsq(
         ``(n,)`` non-negative row weights: minimises ``sum_i w_i (a_i x - b_i)^2``.
     rcond : float, optional
         Singular values of the sketch below ``rcond`` times the largest count as zero (rank
-        deficiency: the minimum-norm solution is returned). Default ``max(m, d)`` times the unit
-        roundoff.
+        deficiency: the minimum-norm solution is returned). Default ``2 * max(m, min(n, d))``
+        times the unit roundoff.
     seed : None, int or sketchla.random.Generator
         Fixes the sketch.
     x0 : array, optional
@@ -156,18 +155,19 @@ def lstsq(
     if method == "direct":
         outcome = _direct(problem, rcond)
     elif n >= d:
-        S = sketch_operator(sketch, m, n, seed=generator)
+        S = sketch_operator(sketch, m, n, seed=generator, **_sketch_parameters(sketch, m))
         SA, Sb = problem.sketch_left(S)
         factor, X_sketched = factor_sketch(SA, problem.damp, problem.xp, rcond=rcond, Sb=Sb)
         X = X_sketched if X0 is None else X0
         iterations = 0 if method == "sketch_and_solve" else maxiter
         outcome = _refine(problem, factor, X, m, iterations, tol, u, callback)
     else:
-        S = sketch_operator(sketch, m, d, seed=generator)
+        S = sketch_operator(sketch, m, d, seed=generator, **_sketch_parameters(sketch, m))
         factor, _ = factor_sketch(problem.sketch_right(S), problem.damp, problem.xp, rcond=rcond)
         iterations = 0 if method == "sketch_and_solve" else maxiter
         outcome = _refine_dual(problem, factor, m, iterations, tol, u, callback)
     X, residual, error, converged, iterations, history, rank, kappa = outcome
+    converged = converged or method == "sketch_and_solve"  # no tolerance to meet
     if not converged:
         warnings.warn(
             f"lstsq stopped after {iterations} iterations without meeting its tolerance "
@@ -195,46 +195,63 @@ def lstsq(
 
 
 def _heavy_ball(
-    Z, evaluate, factor: SketchedFactor, m: int, maxiter: int, converged_at, floor_at, on_step
+    Z,
+    evaluate,
+    factor: SketchedFactor,
+    m: int,
+    maxiter: int,
+    converged_at,
+    floor_at,
+    on_step,
+    exact_available: bool,
 ):
     """Heavy-ball iterative sketching on the variable ``Z`` (``x``, or ``y`` of the dual).
 
-    ``evaluate(Z)`` returns ``(G, extras)`` with ``G`` the negative gradient (one pass over
-    ``A``); the preconditioned step ``P P^T G`` estimates ``Z_opt - Z``. ``converged_at(step_norm,
-    Z_norm, G, extras)`` is the stopping rule; ``floor_at(Z_norm, extras)`` bounds the error a
-    backward-stable solver could reach: stalling (no halving of the error estimate in the steps
-    that should have halved it three times) below it ends the iteration as converged, stalling
-    above it as not converged. When the error estimate grows, the assumed distortion was too
-    small: the iteration restarts from the best point with a larger one.
+    ``evaluate(Z, exact)`` returns ``(G, extras)`` with ``G`` the negative gradient (one pass
+    over ``A``; in higher precision when ``exact``); the preconditioned step ``P P^T G``
+    estimates ``Z_opt - Z``. ``converged_at(step_norm, Z_norm, G, extras)`` is the stopping rule;
+    ``floor_at(Z_norm, extras, exact)`` bounds the error that rounding in the gradient allows.
+    Progress is judged on the step's size against a fixed scale: no halving in the steps that
+    should have halved it three times means a floor is reached. At the float64 floor of an
+    ill-conditioned problem (``u * kappa**2 * ||r||``: the step falls below that bound, or
+    stalls), the iteration continues with exact gradients where ``exact_available``; stalling
+    below the floor ends it as converged, above it as not converged. When the step grows
+    tenfold, the assumed distortion was too small: the iteration restarts from the best point
+    with a larger one.
     """
     xp = array_namespace(factor.P)
-    eps = min(0.95, _SAFETY * math.sqrt(factor.rank / m))
+    eps = min(0.95, (math.sqrt(factor.rank) + 1) / math.sqrt(m))
     Z_prev = Z
-    best, best_Z, stalled, iterations = math.inf, Z, 0, 0
+    best, best_Z, stalled, iterations, exact = math.inf, Z, 0, 0, False
+    reference = None  # a fixed scale per column: progress is judged on absolute errors
     while True:
-        G, extras = evaluate(Z)
+        G, extras = evaluate(Z, exact)
         step = factor.P @ (_transpose(factor.P) @ G)
         step_norm = xp.linalg.vector_norm(step, axis=0)
         Z_norm = xp.linalg.vector_norm(Z, axis=0)
-        relative = float(xp.max(step_norm / xp.where(Z_norm > 0, Z_norm, 1.0)))
+        if reference is None:
+            reference = xp.where(step_norm + Z_norm > 0, step_norm + Z_norm, 1.0)
+        progress = float(xp.max(step_norm / reference))
         done = converged_at(step_norm, Z_norm, G, extras)
-        floor = floor_at(Z_norm, extras)
-        above_floor = bool(xp.any(step_norm > floor))
-        if not done and above_floor and relative > 3 * best and eps < 0.95:
+        above_floor = bool(xp.any(step_norm > floor_at(Z_norm, extras, exact)))
+        if not done and above_floor and progress > 10 * best and eps < 0.95:
             # growing: the sketch distorts more than assumed; restart from the best point
             eps = min(0.95, 1.3 * eps)
             Z, Z_prev, stalled = best_Z, best_Z, 0
             continue
-        if relative < 0.5 * best:
-            best, best_Z, stalled = relative, Z, 0
+        if progress < 0.5 * best:
+            best, best_Z, stalled = progress, Z, 0
         else:
             stalled += 1
         # steps in which the error estimate should have halved three times, plus two
         window = 2 + math.ceil(3 * math.log(0.5) / math.log(eps))
+        if not done and exact_available and not exact and (stalled >= window or not above_floor):
+            # the float64 floor is reached: the next steps take exact gradients
+            exact, stalled, best = True, 0, math.inf  # progress starts afresh
         if stalled >= window:
             done = not above_floor
         if done or iterations >= maxiter or stalled >= window:
-            return Z, step_norm, Z_norm, extras, done or maxiter == 0, iterations
+            return Z, step_norm, Z_norm, extras, done, iterations
         alpha, beta = (1 - eps**2) ** 2, eps**2
         Z, Z_prev = Z + alpha * step + beta * (Z - Z_prev), Z
         iterations += 1
@@ -251,8 +268,8 @@ def _refine(problem: Problem, factor: SketchedFactor, X, m, maxiter, tol, u, cal
     b_norm = xp.linalg.vector_norm(problem.b, axis=0)
     kappa, norm = factor.condition_estimate, factor.norm_estimate
 
-    def evaluate(X):
-        R, G = problem.residual_gradient(X)
+    def evaluate(X, exact):
+        R, G = problem.residual_gradient(X, exact=exact)
         r_norm = problem.objective_norms(X, R)
         history.append(float(xp.max(r_norm)))
         return G, r_norm
@@ -263,16 +280,25 @@ def _refine(problem: Problem, factor: SketchedFactor, X, m, maxiter, tol, u, cal
         optimal = xp.linalg.vector_norm(G, axis=0) <= tol * norm * r_norm
         return bool(xp.all(optimal | (r_norm <= tol * b_norm)))
 
-    def floor_at(x_norm, r_norm):
+    def floor_at(x_norm, r_norm, exact):
         scale = xp.where(x_norm > 0, x_norm, 1.0)
-        return 10 * u * (1 + kappa + kappa**2 * r_norm / (norm * scale)) * scale
+        residual_term = 0.0 if exact else kappa**2 * r_norm / (norm * scale)
+        return 10 * u * (1 + kappa + residual_term) * scale
 
     def on_step(X):
         if callback is not None:
             callback(_user_shape(X, problem))
 
     X, step_norm, x_norm, r_norm, converged, iterations = _heavy_ball(
-        X, evaluate, factor, m, maxiter, converged_at, floor_at, on_step
+        X,
+        evaluate,
+        factor,
+        m,
+        maxiter,
+        converged_at,
+        floor_at,
+        on_step,
+        problem.exact_gradient_available,
     )
     error = step_norm / xp.where(x_norm > 0, x_norm, 1.0)
     return X, r_norm, error, converged, iterations, history, factor.rank, kappa
@@ -291,7 +317,7 @@ def _refine_dual(problem: Problem, factor: SketchedFactor, m, maxiter, tol, u, c
     kappa = factor.condition_estimate
     latest = {}
 
-    def evaluate(Y):
+    def evaluate(Y, exact):
         X = problem.rmatmul(Y)
         R = b - problem.matmul(X)  # the residual of A x = b
         r_norm = problem.objective_norms(X, R)
@@ -304,7 +330,7 @@ def _refine_dual(problem: Problem, factor: SketchedFactor, m, maxiter, tol, u, c
             return bool(xp.all(step_norm <= 8 * u * y_norm))
         return bool(xp.all(xp.linalg.vector_norm(G, axis=0) <= tol * b_norm))
 
-    def floor_at(y_norm, r_norm):
+    def floor_at(y_norm, r_norm, exact):
         return 10 * u * (1 + kappa**2) * xp.where(y_norm > 0, y_norm, 1.0)
 
     def on_step(Y):
@@ -313,7 +339,7 @@ def _refine_dual(problem: Problem, factor: SketchedFactor, m, maxiter, tol, u, c
 
     Y0 = factor.P @ (_transpose(factor.P) @ b)
     _, step_norm, y_norm, r_norm, converged, iterations = _heavy_ball(
-        Y0, evaluate, factor, m, maxiter, converged_at, floor_at, on_step
+        Y0, evaluate, factor, m, maxiter, converged_at, floor_at, on_step, False
     )
     error = step_norm / xp.where(y_norm > 0, y_norm, 1.0)
     return latest["X"], r_norm, error, converged, iterations, history, factor.rank, kappa
@@ -332,6 +358,7 @@ def _direct(problem: Problem, rcond: float):
         A = xp.asarray(problem.A.toarray())
     else:
         A = xp.asarray(problem.A.matmat(np.eye(problem.d, dtype=problem.A.dtype)))
+        v.check_finite(A, "A")
     A = xp.astype(A, problem.dtype)
     U, s, Vh = xp.linalg.svd(A, full_matrices=False)
     top = float(s[0]) if s.shape[0] else 0.0
@@ -377,7 +404,7 @@ def _predicted_cost(oversampling: float, d: int, pass_cost: float) -> float:
 
 
 def _predicted_passes(oversampling: float) -> float:
-    return math.log(1e-16) / math.log(math.sqrt(1 / oversampling)) + 4
+    return math.log(1e-16) / math.log(min(0.95, math.sqrt(1 / oversampling))) + 4
 
 
 def _pass_cost(problem: Problem) -> float:
@@ -388,6 +415,11 @@ def _pass_cost(problem: Problem) -> float:
     itemsize = 4 if "32" in str(problem.dtype) else 8
     passes = 1 if problem.kind == "dense" else 2
     return passes * itemsize * problem.n * problem.d
+
+
+def _sketch_parameters(sketch: str, m: int) -> dict:
+    """SASO keeps its default 8 nonzeros per column, fewer when the sketch has fewer rows."""
+    return {"nnz": min(8, m)} if sketch == "saso" else {}
 
 
 def _check_tol(tol):
@@ -445,8 +477,11 @@ def _on_host(A, b, arguments: dict) -> LstsqResult:
     options = {k: arguments[k] for k in arguments if k not in ("A", "b")}
     host = lambda z: None if z is None else to_numpy(z)  # noqa: E731
     options["weights"], options["x0"] = host(options["weights"]), host(options["x0"])
-    result = lstsq(to_numpy(A), host(b), **options)
     dev = device(A)
+    if options["callback"] is not None:
+        user_callback = options["callback"]
+        options["callback"] = lambda x: user_callback(xp.asarray(x, device=dev))
+    result = lstsq(to_numpy(A), host(b), **options)
     fields = {f: getattr(result, f) for f in result.__dataclass_fields__}
     fields["x"] = xp.asarray(result.x, device=dev)
     if not isinstance(result.residual_norm, float):
