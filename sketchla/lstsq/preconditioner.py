@@ -57,8 +57,7 @@ def factor_sketch(
     diagonal = xp.abs(xp.linalg.diagonal(R))
     top = float(xp.max(diagonal))
     if top > 0 and float(xp.min(diagonal)) > 100 * rcond * top:
-        identity = xp.eye(d, dtype=SA.dtype, device=SA.device)
-        P = xp.linalg.solve(R, identity)  # R^-1: applied by a product in every iteration
+        P = _triangular_inverse(R, xp)  # R^-1: applied by a product in every iteration
         largest = _power_norm(lambda z: R @ z, lambda z: _transpose(R) @ z, d, SA, xp)
         inverse = _power_norm(lambda z: P @ z, lambda z: _transpose(P) @ z, d, SA, xp)
         X0 = None if Sb is None else P @ R_full[:d, d:]
@@ -73,6 +72,20 @@ def factor_sketch(
     P = _transpose(Vh[:rank, :]) / xp.reshape(s[:rank], (1, -1))
     X0 = None if Sb is None else P @ (_transpose(U[:m, :rank]) @ Sb)
     return SketchedFactor(P, rank, top, top / float(s[rank - 1])), X0
+
+
+def _triangular_inverse(R: Any, xp: Any) -> Any:
+    """``R^-1`` for upper-triangular ``R``: LAPACK's ``trtri`` on NumPy (a third of the work of
+    a general solve), ``solve(R, I)`` elsewhere."""
+    if backend_name(xp) == "numpy":
+        from scipy.linalg import lapack
+
+        (trtri,) = lapack.get_lapack_funcs(("trtri",), (R,))
+        inverse, info = trtri(R, lower=0)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"LAPACK trtri failed (info={info})")
+        return np.triu(inverse)
+    return xp.linalg.solve(R, xp.eye(R.shape[0], dtype=R.dtype, device=R.device))
 
 
 def _qr_r(M: Any, xp: Any) -> Any:

@@ -213,8 +213,8 @@ def _heavy_ball(
     ``floor_at(Z_norm, extras, exact)`` bounds the error that rounding in the gradient allows.
     Progress is judged on the step's size against a fixed scale: no halving in the steps that
     should have halved it three times means a floor is reached. At the float64 floor of an
-    ill-conditioned problem (``u * kappa**2 * ||r||``: the step falls below that bound, or
-    stalls), the iteration continues with exact gradients where ``exact_available``; stalling
+    ill-conditioned problem (``u * kappa**2 * ||r||``: the step stalls, or stops halving below
+    that bound), the iteration continues with exact gradients where ``exact_available``; stalling
     below the floor ends it as converged, above it as not converged. When the step grows
     tenfold, the assumed distortion was too small: the iteration restarts from the best point
     with a larger one.
@@ -245,7 +245,8 @@ def _heavy_ball(
             stalled += 1
         # steps in which the error estimate should have halved three times, plus two
         window = 2 + math.ceil(3 * math.log(0.5) / math.log(eps))
-        if not done and exact_available and not exact and (stalled >= window or not above_floor):
+        floor_reached = stalled >= window or (not above_floor and stalled >= 1)
+        if not done and exact_available and not exact and floor_reached:
             # the float64 floor is reached: the next steps take exact gradients
             exact, stalled, best = True, 0, math.inf  # progress starts afresh
         if stalled >= window:
