@@ -41,8 +41,8 @@ def test_portable_philox_matches_known_answers(backend, counter, key, expected):
 @pytest.mark.parametrize(("counter", "key", "expected"), KNOWN_ANSWERS)
 def test_numba_philox_matches_known_answers(counter, key, expected):
     block = np.uint64(counter[0] | counter[1] << 32)
-    out = numba_kernels._philox(
-        block, np.uint32(counter[2]), np.uint32(counter[3]), np.uint32(key[0]), np.uint32(key[1])
+    out = numba_kernels._philox_lanes(
+        block, np.uint64(counter[2]), np.uint64(counter[3]), np.uint64(key[0]), np.uint64(key[1])
     )
     assert [int(w) for w in out] == list(expected)
 

@@ -7,33 +7,29 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._philox_numba import _philox
+from ._philox_numba import _integer_from_word, _pair_words, _philox_lanes
 from .countsketch import countsketch_apply as _portable
 
 __all__ = ["countsketch_apply"]
-
-_U32 = np.uint64(32)
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _countsketch(A, partial, m, k0, k1, rows_stream, signs_stream, start):
     n, d = A.shape
     parts = partial.shape[0]
-    key0, key1 = np.uint32(k0), np.uint32(k1)
-    s_rows, s_signs = np.uint32(rows_stream), np.uint32(signs_stream)
+    key0, key1 = np.uint64(k0), np.uint64(k1)
+    s_rows, s_signs = np.uint64(rows_stream), np.uint64(signs_stream)
     span = np.uint64(m)
     for t in nb.prange(parts):
         out = partial[t]
         for j in range(t * n // parts, (t + 1) * n // parts):
             i = start + j
-            w0, w1, w2, w3 = _philox(i // 2, s_rows, np.uint32(0), key0, key1)
-            high = np.uint64(w0) if i % 2 == 0 else np.uint64(w2)
-            low = np.uint64(w1) if i % 2 == 0 else np.uint64(w3)
-            r = np.int64((high * span + ((low * span) >> _U32)) >> _U32)
-            b0, b1, b2, b3 = _philox(i // 128, s_signs, np.uint32(0), key0, key1)
+            word0, word1 = _pair_words(np.uint64(i // 2), key0, key1, s_rows)
+            r = _integer_from_word(word0 if i % 2 == 0 else word1, span, False)
+            b0, b1, b2, b3 = _philox_lanes(np.uint64(i // 128), s_signs, np.uint64(0), key0, key1)
             lane = (i // 32) % 4
             word = b0 if lane == 0 else (b1 if lane == 1 else (b2 if lane == 2 else b3))
-            v = 1.0 - 2.0 * np.float64((word >> np.uint32(i % 32)) & np.uint32(1))
+            v = 1.0 - 2.0 * np.float64((word >> np.uint64(i % 32)) & np.uint64(1))
             for c in range(d):
                 out[r, c] += v * A[j, c]
 

@@ -30,46 +30,24 @@ __all__ = [
 
 _M0 = np.uint64(PHILOX_M0)
 _M1 = np.uint64(PHILOX_M1)
-_W0 = np.uint32(PHILOX_W0)
-_W1 = np.uint32(PHILOX_W1)
-_W0_64 = np.uint64(PHILOX_W0)
-_W1_64 = np.uint64(PHILOX_W1)
+_W0 = np.uint64(PHILOX_W0)
+_W1 = np.uint64(PHILOX_W1)
 _LOW32 = np.uint64(0xFFFFFFFF)
 _U32 = np.uint64(32)
 
 
 @nb.njit(inline="always")
-def _philox(block, stream, attempt, k0, k1):
-    c0 = np.uint32(block & 0xFFFFFFFF)
-    c1 = np.uint32(block >> 32)
-    c2 = stream
-    c3 = attempt
-    for _ in range(ROUNDS):
-        p0 = np.uint64(c0) * _M0
-        p1 = np.uint64(c2) * _M1
-        c0, c1, c2, c3 = (
-            np.uint32(p1 >> _U32) ^ c1 ^ k0,
-            np.uint32(p1 & _LOW32),
-            np.uint32(p0 >> _U32) ^ c3 ^ k1,
-            np.uint32(p0 & _LOW32),
-        )
-        k0 = np.uint32(k0 + _W0)
-        k1 = np.uint32(k1 + _W1)
-    # numba widens uint32 arithmetic to 64 bits; the values stay below 2**32
-    return np.uint32(c0), np.uint32(c1), np.uint32(c2), np.uint32(c3)
-
-
-@nb.njit(inline="always")
 def _philox_lanes(block, stream, attempt, k0, k1):
-    """:func:`_philox` on uint64 words that stay below 2**32, a form LLVM vectorises (8 blocks
-    per AVX-512 register, the 32 x 32-bit products as ``vpmuludq``)."""
+    """Philox4x32-10 of counter ``(block_lo, block_hi, stream, attempt)`` and key ``(k0, k1)``,
+    on uint64 words that stay below 2**32: a form LLVM vectorises (8 blocks per AVX-512
+    register, the 32 x 32-bit products as ``vpmuludq``)."""
     c0, c1, c2, c3 = block & _LOW32, block >> _U32, stream, attempt
     for _ in range(ROUNDS):
         p0 = c0 * _M0
         p1 = c2 * _M1
         c0, c1, c2, c3 = (p1 >> _U32) ^ c1 ^ k0, p1 & _LOW32, (p0 >> _U32) ^ c3 ^ k1, p0 & _LOW32
-        k0 = (k0 + _W0_64) & _LOW32
-        k1 = (k1 + _W1_64) & _LOW32
+        k0 = (k0 + _W0) & _LOW32
+        k1 = (k1 + _W1) & _LOW32
     return c0, c1, c2, c3
 
 
