@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._array import array_namespace
 from .._array.namespace import backend_name
 
 __all__ = ["SketchedFactor", "factor_sketch"]
@@ -33,6 +34,11 @@ class SketchedFactor:
     norm_estimate: float
     condition_estimate: float
 
+    def apply(self, G: Any) -> Any:
+        """``P P^T G``: the preconditioned step, about ``(A^T A)^-1 G``."""
+        xp = array_namespace(self.P)
+        return self.P @ (xp.matrix_transpose(self.P) @ G)
+
 
 def factor_sketch(
     SA: Any, damp: float, xp: Any, *, rcond: float, Sb: Any = None
@@ -45,32 +51,28 @@ def factor_sketch(
     sign of numerical rank deficiency), the SVD instead, keeping the singular values above
     ``rcond`` times the largest.
     """
-    m, d = SA.shape
-    k = 0 if Sb is None else Sb.shape[1]
-    stacked = SA if Sb is None else xp.concat([SA, Sb], axis=1)
-    if damp:
-        ridge = xp.zeros((d, d + k), dtype=SA.dtype, device=SA.device)
-        ridge[:, :d] = damp * xp.eye(d, dtype=SA.dtype, device=SA.device)
-        stacked = xp.concat([stacked, ridge], axis=0)
-    R_full = _qr_r(stacked, xp)
+    d = SA.shape[1]
+    if damp:  # the regulariser's rows are known exactly: stacked under the sketch
+        SA = xp.concat([SA, damp * xp.eye(d, dtype=SA.dtype, device=SA.device)], axis=0)
+        if Sb is not None:
+            Sb = xp.concat([Sb, xp.zeros((d, Sb.shape[1]), dtype=Sb.dtype, device=Sb.device)])
+    R_full = _qr_r(SA if Sb is None else xp.concat([SA, Sb], axis=1), xp)
     R = R_full[:d, :d]
     diagonal = xp.abs(xp.linalg.diagonal(R))
     top = float(xp.max(diagonal))
     if top > 0 and float(xp.min(diagonal)) > 100 * rcond * top:
         P = _triangular_inverse(R, xp)  # R^-1: applied by a product in every iteration
-        largest = _power_norm(lambda z: R @ z, lambda z: _transpose(R) @ z, d, SA, xp)
-        inverse = _power_norm(lambda z: P @ z, lambda z: _transpose(P) @ z, d, SA, xp)
+        largest = _largest_singular_value(R, xp)
+        condition = largest * _largest_singular_value(P, xp)
         X0 = None if Sb is None else P @ R_full[:d, d:]
-        return SketchedFactor(P, d, largest, largest * inverse), X0
-    if damp:
-        SA = xp.concat([SA, damp * xp.eye(d, dtype=SA.dtype, device=SA.device)], axis=0)
+        return SketchedFactor(P, d, largest, condition), X0
     U, s, Vh = xp.linalg.svd(SA, full_matrices=False)
     top = float(s[0]) if s.shape[0] else 0.0
     rank = int(xp.sum(xp.astype(s > rcond * top, xp.int32))) if top > 0 else 0
     if rank == 0:
         raise ValueError("A is zero to working precision: its sketch has no nonzero singular value")
-    P = _transpose(Vh[:rank, :]) / xp.reshape(s[:rank], (1, -1))
-    X0 = None if Sb is None else P @ (_transpose(U[:m, :rank]) @ Sb)
+    P = xp.matrix_transpose(Vh[:rank, :]) / xp.reshape(s[:rank], (1, -1))
+    X0 = None if Sb is None else P @ (xp.matrix_transpose(U[:, :rank]) @ Sb)
     return SketchedFactor(P, rank, top, top / float(s[rank - 1])), X0
 
 
@@ -105,18 +107,16 @@ def _qr_r(M: Any, xp: Any) -> Any:
     return xp.linalg.qr(M)[1]
 
 
-def _transpose(X: Any) -> Any:
-    return X.mT if hasattr(X, "mT") else X.T
-
-
-def _power_norm(apply, apply_t, d: int, like: Any, xp: Any) -> float:
-    """The largest singular value of a ``d x d`` map, by power iteration on ``M^T M`` from a
+def _largest_singular_value(M: Any, xp: Any) -> float:
+    """The largest singular value of a square ``M``, by power iteration on ``M^T M`` from a
     fixed start (enough for a condition estimate, which only sets a stopping tolerance)."""
-    z = xp.ones((d, 1), dtype=like.dtype, device=like.device) / math.sqrt(d)
-    z = z + xp.reshape(xp.arange(d, dtype=like.dtype, device=like.device), (d, 1)) * (1e-3 / d)
+    d = M.shape[0]
+    z = xp.ones((d, 1), dtype=M.dtype, device=M.device) / math.sqrt(d)
+    z = z + xp.reshape(xp.arange(d, dtype=M.dtype, device=M.device), (d, 1)) * (1e-3 / d)
+    Mt = xp.matrix_transpose(M)
     estimate = 0.0
     for _ in range(_POWER_STEPS):
-        w = apply_t(apply(z))
+        w = Mt @ (M @ z)
         norm = float(xp.linalg.vector_norm(w))
         if norm == 0.0 or not math.isfinite(norm):
             return 0.0 if norm == 0.0 else math.inf

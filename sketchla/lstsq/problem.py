@@ -188,13 +188,6 @@ class Problem:
         AS = self.xp.asarray(S.apply(self.A, axis=1))  # A @ S.T, shape (n, m)
         return self.xp.matrix_transpose(AS)
 
-    def check_finite(self) -> None:
-        """The explicit finiteness check, for routes that take no sketch of ``A``."""
-        if self.kind == "dense":
-            v.check_finite(self.A, "A")
-        elif self.kind == "sparse" and not np.all(np.isfinite(self.A.data)):
-            raise ValueError("A must hold only finite values, got NaN or infinity")
-
 
 def _kind(A: Any) -> str:
     if sp.issparse(A):

@@ -21,6 +21,7 @@ Underdetermined problems (``n < d``) take the minimum-norm solution ``x = A^T y`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from typing import Any
@@ -32,7 +33,7 @@ from .._array import array_namespace, to_numpy
 from .._array.namespace import computed_on_host, device, is_array, numpy_dtype
 from ..errors import ConvergenceWarning
 from ..sketch.factory import FAMILIES, sketch_operator
-from .preconditioner import SketchedFactor, _transpose, factor_sketch
+from .preconditioner import SketchedFactor, factor_sketch
 from .problem import Problem
 from .result import LstsqResult
 
@@ -152,6 +153,7 @@ def lstsq(
         raise ValueError("x0 is supported for overdetermined problems (n >= d) only")
     X0 = None if x0 is None else _check_x0(x0, problem)
 
+    budget = 0 if method == "sketch_and_solve" else maxiter  # iterations allowed
     if method == "direct":
         outcome = _direct(problem, rcond)
     elif n >= d:
@@ -159,13 +161,11 @@ def lstsq(
         SA, Sb = problem.sketch_left(S)
         factor, X_sketched = factor_sketch(SA, problem.damp, problem.xp, rcond=rcond, Sb=Sb)
         X = X_sketched if X0 is None else X0
-        iterations = 0 if method == "sketch_and_solve" else maxiter
-        outcome = _refine(problem, factor, X, m, iterations, tol, u, callback)
+        outcome = _refine(problem, factor, X, m, budget, tol, u, callback)
     else:
         S = sketch_operator(sketch, m, d, seed=generator, **_sketch_parameters(sketch, m))
         factor, _ = factor_sketch(problem.sketch_right(S), problem.damp, problem.xp, rcond=rcond)
-        iterations = 0 if method == "sketch_and_solve" else maxiter
-        outcome = _refine_dual(problem, factor, m, iterations, tol, u, callback)
+        outcome = _refine_dual(problem, factor, m, budget, tol, u, callback)
     X, residual, error, converged, iterations, history, rank, kappa = outcome
     converged = converged or method == "sketch_and_solve"  # no tolerance to meet
     if not converged:
@@ -217,7 +217,8 @@ def _heavy_ball(
     that bound), the iteration continues with exact gradients where ``exact_available``; stalling
     below the floor ends it as converged, above it as not converged. When the step grows
     tenfold, the assumed distortion was too small: the iteration restarts from the best point
-    with a larger one.
+    with a larger one. Returns ``(Z, relative_error, extras, converged, iterations)``, the
+    relative error estimated per column as ``||step|| / ||Z||``.
     """
     xp = array_namespace(factor.P)
     eps = min(0.95, (math.sqrt(factor.rank) + 1) / math.sqrt(m))
@@ -226,7 +227,7 @@ def _heavy_ball(
     reference = None  # a fixed scale per column: progress is judged on absolute errors
     while True:
         G, extras = evaluate(Z, exact)
-        step = factor.P @ (_transpose(factor.P) @ G)
+        step = factor.apply(G)
         step_norm = xp.linalg.vector_norm(step, axis=0)
         Z_norm = xp.linalg.vector_norm(Z, axis=0)
         if reference is None:
@@ -252,7 +253,8 @@ def _heavy_ball(
         if stalled >= window:
             done = not above_floor
         if done or iterations >= maxiter or stalled >= window:
-            return Z, step_norm, Z_norm, extras, done, iterations
+            relative_error = step_norm / xp.where(Z_norm > 0, Z_norm, 1.0)
+            return Z, relative_error, extras, done, iterations
         alpha, beta = (1 - eps**2) ** 2, eps**2
         Z, Z_prev = Z + alpha * step + beta * (Z - Z_prev), Z
         iterations += 1
@@ -290,7 +292,7 @@ def _refine(problem: Problem, factor: SketchedFactor, X, m, maxiter, tol, u, cal
         if callback is not None:
             callback(_user_shape(X, problem))
 
-    X, step_norm, x_norm, r_norm, converged, iterations = _heavy_ball(
+    X, error, r_norm, converged, iterations = _heavy_ball(
         X,
         evaluate,
         factor,
@@ -301,7 +303,6 @@ def _refine(problem: Problem, factor: SketchedFactor, X, m, maxiter, tol, u, cal
         on_step,
         problem.exact_gradient_available,
     )
-    error = step_norm / xp.where(x_norm > 0, x_norm, 1.0)
     return X, r_norm, error, converged, iterations, history, factor.rank, kappa
 
 
@@ -338,11 +339,10 @@ def _refine_dual(problem: Problem, factor: SketchedFactor, m, maxiter, tol, u, c
         if callback is not None:
             callback(_user_shape(problem.rmatmul(Y), problem))
 
-    Y0 = factor.P @ (_transpose(factor.P) @ b)
-    _, step_norm, y_norm, r_norm, converged, iterations = _heavy_ball(
+    Y0 = factor.apply(b)
+    _, error, r_norm, converged, iterations = _heavy_ball(
         Y0, evaluate, factor, m, maxiter, converged_at, floor_at, on_step, False
     )
-    error = step_norm / xp.where(y_norm > 0, y_norm, 1.0)
     return latest["X"], r_norm, error, converged, iterations, history, factor.rank, kappa
 
 
@@ -351,7 +351,6 @@ def _refine_dual(problem: Problem, factor: SketchedFactor, m, maxiter, tol, u, c
 
 def _direct(problem: Problem, rcond: float):
     """Dense SVD of ``A`` (formed if sparse or an operator): the minimum-norm ridge solution."""
-    problem.check_finite()
     xp = problem.xp
     if problem.kind == "dense":
         A = problem.A
@@ -359,14 +358,16 @@ def _direct(problem: Problem, rcond: float):
         A = xp.asarray(problem.A.toarray())
     else:
         A = xp.asarray(problem.A.matmat(np.eye(problem.d, dtype=problem.A.dtype)))
-        v.check_finite(A, "A")
+    v.check_finite(A, "A")  # no sketch of A on this route to check it
     A = xp.astype(A, problem.dtype)
     U, s, Vh = xp.linalg.svd(A, full_matrices=False)
     top = float(s[0]) if s.shape[0] else 0.0
     keep = s > rcond * top
     rank = int(xp.sum(xp.astype(keep, xp.int32)))
     filtered = xp.where(keep, s / (s * s + problem.damp**2), 0.0)
-    X = _transpose(Vh) @ (xp.reshape(filtered, (-1, 1)) * (_transpose(U) @ problem.b))
+    X = xp.matrix_transpose(Vh) @ (
+        xp.reshape(filtered, (-1, 1)) * (xp.matrix_transpose(U) @ problem.b)
+    )
     R = problem.b - problem.matmul(X)
     kappa = top / float(s[rank - 1]) if rank else math.inf
     zeros = xp.zeros(problem.b.shape[1], dtype=problem.dtype, device=problem.device)
@@ -413,9 +414,8 @@ def _pass_cost(problem: Problem) -> float:
     ``A``; a sparse product costs a few nanoseconds per nonzero (random access), ~100 flops."""
     if problem.kind == "sparse":
         return 2 * 100 * problem.A.nnz + 16 * (problem.n + problem.d)
-    itemsize = 4 if "32" in str(problem.dtype) else 8
     passes = 1 if problem.kind == "dense" else 2
-    return passes * itemsize * problem.n * problem.d
+    return passes * numpy_dtype(problem.dtype).itemsize * problem.n * problem.d
 
 
 def _sketch_parameters(sketch: str, m: int) -> dict:
@@ -483,9 +483,11 @@ def _on_host(A, b, arguments: dict) -> LstsqResult:
         user_callback = options["callback"]
         options["callback"] = lambda x: user_callback(xp.asarray(x, device=dev))
     result = lstsq(to_numpy(A), host(b), **options)
-    fields = {f: getattr(result, f) for f in result.__dataclass_fields__}
-    fields["x"] = xp.asarray(result.x, device=dev)
-    if not isinstance(result.residual_norm, float):
-        fields["residual_norm"] = xp.asarray(result.residual_norm, device=dev)
-        fields["error_estimate"] = xp.asarray(result.error_estimate, device=dev)
-    return LstsqResult(**fields)
+    result = dataclasses.replace(result, x=xp.asarray(result.x, device=dev))
+    if isinstance(result.residual_norm, float):
+        return result
+    return dataclasses.replace(
+        result,
+        residual_norm=xp.asarray(result.residual_norm, device=dev),
+        error_estimate=xp.asarray(result.error_estimate, device=dev),
+    )
