@@ -6,9 +6,14 @@ LAPACK (``scipy.linalg.lstsq``), Householder QR, ``pinv`` and an exact solution 
 
 from __future__ import annotations
 
+import warnings
+
 import mpmath
 import numpy as np
 import scipy.linalg
+
+from sketchla.errors import ConvergenceWarning
+from sketchla.lstsq import lstsq
 
 U64 = float(np.finfo(np.float64).eps) / 2  # unit roundoff of float64
 
@@ -102,3 +107,11 @@ def exact_lstsq(A, b, dps: int = 60):
     with mpmath.workdps(dps):
         x = mpmath.lu_solve(mpmath.matrix(gram), mpmath.matrix(rhs))
         return np.array([float(v) for v in x])
+
+
+def lstsq_recording(A, b, **options):
+    """``(result, caught)``: ``lstsq``'s result and the ConvergenceWarnings it emitted."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        result = lstsq(A, b, **options)
+    return result, caught

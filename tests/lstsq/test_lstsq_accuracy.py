@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -26,12 +25,12 @@ from _lstsq_problems import (
     exact_lstsq,
     gaussian,
     householder,
+    lstsq_recording,
     rank_deficient,
     relative,
 )
 
 from sketchla import sketch_operator
-from sketchla.errors import ConvergenceWarning
 from sketchla.lstsq import lstsq
 from sketchla.random import Generator
 from sketchla.testing import eps
@@ -145,9 +144,7 @@ def forward_case(n, d, kappa, seed):
     """``(A, b, x_true, x_sketchla, converged, x_qr)`` for one conditioned problem."""
     A, b = conditioned(n, d, kappa, seed)
     x_true = exact_lstsq(A, b)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        result = lstsq(A, b, seed=seed)
+    result, caught = lstsq_recording(A, b, seed=seed)
     assert result.converged == (not caught)  # the warning is emitted exactly when not converged
     return A, b, x_true, result.x, result.converged, householder(A, b)
 
@@ -163,22 +160,11 @@ def test_forward_error_is_at_the_backward_stable_level_when_converged(n, d, kapp
     for seed in FORWARD_SEEDS:
         A, b, x_true, x, ok, _ = forward_case(n, d, kappa, seed)
         if not ok:
-            continue  # see test_spurious_restarts_stall_convergence
+            continue
         converged += 1
         level = backward_stable_level(A, b, x_true, U64)
         assert relative(x, x_true) <= level, f"seed {seed}"
     assert converged >= 0.8 * len(FORWARD_SEEDS)  # measured: 22-24 of 24
-
-
-def _ten_times_qr(n, d, kappa):
-    failures = []
-    for seed in FORWARD_SEEDS:
-        _, _, x_true, x, _, x_qr = forward_case(n, d, kappa, seed)
-        floor = U64 * np.linalg.norm(x_true)  # one rounding of the answer
-        error, error_qr = np.linalg.norm(x - x_true), np.linalg.norm(x_qr - x_true)
-        if error > 10 * max(error_qr, floor):
-            failures.append((seed, round(error / max(error_qr, floor), 1)))
-    assert not failures, f"(seed, error / QR's error): {failures}"
 
 
 @pytest.mark.parametrize(
@@ -196,7 +182,14 @@ def _ten_times_qr(n, d, kappa):
 def test_forward_error_within_10x_of_householder_qr(n, d, kappa):
     """The forward-error claim: within 10x of LAPACK Householder QR's error, against an exact
     reference (LAPACK's own answer is too inaccurate to judge by at kappa = 1e10)."""
-    _ten_times_qr(n, d, kappa)
+    failures = []
+    for seed in FORWARD_SEEDS:
+        _, _, x_true, x, _, x_qr = forward_case(n, d, kappa, seed)
+        floor = U64 * np.linalg.norm(x_true)  # one rounding of the answer
+        error, error_qr = np.linalg.norm(x - x_true), np.linalg.norm(x_qr - x_true)
+        if error > 10 * max(error_qr, floor):
+            failures.append((seed, round(error / max(error_qr, floor), 1)))
+    assert not failures, f"(seed, error / QR's error): {failures}"
 
 
 RESTART_CASES = [(600, 6, 1e6, 20), (600, 6, 1e10, 20), (600, 6, 1e10, 23)]
@@ -208,9 +201,7 @@ def test_no_spurious_restarts_on_heavy_ball_transients(n, d, kappa, seed):
     # transient for divergence and crawled at eps = 0.95
     A, b = conditioned(n, d, kappa, seed)
     x_true = exact_lstsq(A, b)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        result = lstsq(A, b, seed=seed)
+    result, caught = lstsq_recording(A, b, seed=seed)
     assert relative(result.x, x_true) <= backward_stable_level(A, b, x_true, U64)
     assert result.converged
     assert not caught
@@ -255,9 +246,7 @@ def test_tiny_d_gaussian_problems_converge_without_warning(n, d, seed):
     # regression: the Marchenko-Pastur edge sqrt(d / m) alone underestimates the distortion of
     # a sketch of a one- or two-dimensional subspace
     A, b = gaussian(n, d, seed)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        result = lstsq(A, b, seed=seed)
+    result, caught = lstsq_recording(A, b, seed=seed)
     assert relative(result.x, lapack(A, b)) <= 1e-10  # the answer itself is nearly there
     assert result.converged
     assert not caught
