@@ -274,3 +274,42 @@ def test_sparse_sketch_apply_fixed_equals_dense(n_rows, n_cols, density, m, k, d
     dense = A.toarray().astype(np.float64)
     bound = (np.abs(S) @ np.abs(dense)).max(initial=0.0)  # rounding: a few eps of sum |terms|
     assert_close(got, (S @ dense).astype(dtype), rtol=0, atol=4 * eps(dtype) * max(bound, 1.0))
+
+
+@pytest.mark.parametrize(("n", "d"), [(5000, 300), (4099, 257), (300, 7)])  # fused; fused; BLAS
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numba_residual_gradient_equals_portable(n, d, dtype):
+    from sketchla._array.kernels import _residual_gradient_numba, residual_gradient
+
+    rng = np.random.default_rng(n)
+    A = rng.standard_normal((n, d)).astype(dtype)
+    x, b = rng.standard_normal(d).astype(dtype), rng.standard_normal(n).astype(dtype)
+    r, g = _residual_gradient_numba.residual_gradient(A, x, b)
+    r_ref, g_ref = residual_gradient.residual_gradient(A, x, b, xp=namespace_for("numpy"))
+    assert r.dtype == g.dtype == np.dtype(dtype)
+    # summation orders differ: a few roundoffs of the sums of |terms|
+    bound_r = np.abs(A) @ np.abs(x) + np.abs(b)
+    assert np.all(np.abs(r - r_ref) <= 4 * d * eps(dtype) * bound_r)
+    bound_g = np.abs(A.T) @ (np.abs(r_ref) + (d + 1) * eps(dtype) * bound_r)
+    assert np.all(np.abs(g - g_ref) <= 4 * n * eps(dtype) * bound_g)
+
+
+@pytest.mark.parametrize(("n", "d"), [(200, 5), (1500, 3)])
+def test_exact_residual_gradient_is_the_rounded_exact_value(n, d):
+    """Double-double r and g against exact rational arithmetic, on a nearly consistent system
+    where float64 loses most digits of the gradient."""
+    from fractions import Fraction
+
+    from sketchla._array.kernels._residual_gradient_exact_numba import residual_gradient_exact
+
+    rng = np.random.default_rng(d)
+    A, x = rng.standard_normal((n, d)), rng.standard_normal(d)
+    b = A @ x + 1e-9 * rng.standard_normal(n)
+    r, g = residual_gradient_exact(A, x, b)
+    exact_r = [
+        Fraction(b[i]) - sum(Fraction(A[i, j]) * Fraction(x[j]) for j in range(d)) for i in range(n)
+    ]
+    exact_g = [sum(Fraction(A[i, j]) * exact_r[i] for i in range(n)) for j in range(d)]
+    assert_equal(r, np.array([float(v) for v in exact_r]))  # correctly rounded
+    want = np.array([float(v) for v in exact_g])
+    assert np.all(np.abs(g - want) <= 2 * eps("float64") * np.abs(want))

@@ -72,6 +72,19 @@ def _exact(A, x, b, r, g_high, g_low):
                 gl[j] += e + _fma(A[i, j], r_low, p_err)
 
 
+@nb.njit(cache=True)
+def _combine(g_high, g_low):
+    """The sum of the parts' double-double gradients, rounded once."""
+    total = np.empty(g_high.shape[1])
+    for j in range(g_high.shape[1]):
+        high, low = 0.0, 0.0
+        for t in range(g_high.shape[0]):
+            high, e = _two_sum(high, g_high[t, j])
+            low += e + g_low[t, j]
+        total[j] = high + low
+    return total
+
+
 def residual_gradient_exact(A, x, b):
     """``(r, g)`` for float64 NumPy ``A`` (n, d), ``x`` (d,), ``b`` (n,), to about 32 digits
     before the final rounding."""
@@ -88,12 +101,4 @@ def residual_gradient_exact(A, x, b):
         g_high,
         g_low,
     )
-    # the few partial sums, exactly enough: high parts first, then every low part
-    total_high = np.zeros(A.shape[1])
-    total_low = np.zeros(A.shape[1])
-    for t in range(parts):
-        s = total_high + g_high[t]
-        bb = s - total_high
-        total_low += (total_high - (s - bb)) + (g_high[t] - bb) + g_low[t]
-        total_high = s
-    return r, total_high + total_low
+    return r, _combine(g_high, g_low)
