@@ -16,10 +16,12 @@
 # %% [markdown]
 # # Least squares: time and accuracy against n
 #
-# {func}`sketchla.lstsq.lstsq` solves $\min_x \|Ax - b\|_2$ by sketch-and-precondition: a sketch
-# $SA$ with $m$ rows, the $R$ factor of its QR as a preconditioner, then iterative sketching with
-# momentum until the forward error is at the level of rounding. This notebook measures, for tall
-# dense problems of growing height $n$,
+# {func}`sketchla.lstsq.lstsq` solves $\min_x \|Ax - b\|_2$ by preconditioned iterative
+# refinement: a preconditioner $P$ with $AP$ nearly orthonormal, then heavy-ball iterations until
+# the forward error is at the level of rounding. $P$ is $R^{-1}$ for the $R$ factor of the QR of a
+# sketch $SA$ with $m$ rows (sketch-and-precondition), or of the Cholesky factorisation of
+# $A^\top A$ (the Gram route, which `"auto"` takes for dense, not too ill-conditioned $A$ when it
+# is predicted cheaper). This notebook measures, for tall dense problems of growing height $n$,
 #
 # * the time, beside SciPy's LAPACK drivers `gelsd` (SVD based, `scipy.linalg.lstsq`'s default)
 #   and `gelsy` (QR with column pivoting);
@@ -76,7 +78,8 @@ def qr_solve(A, b):
 d = 64
 heights = [2**k for k in range(12, 17)]
 solvers = {
-    "sketchla lstsq": lambda A, b: lstsq(A, b, seed=0).x,
+    "sketchla auto": lambda A, b: lstsq(A, b, seed=0).x,
+    "sketchla sketch": lambda A, b: lstsq(A, b, method="sketch_and_precondition", seed=0).x,
     "scipy gelsd": lambda A, b: scipy.linalg.lstsq(A, b)[0],
     "scipy gelsy": lambda A, b: scipy.linalg.lstsq(A, b, lapack_driver="gelsy")[0],
 }
@@ -96,20 +99,33 @@ for n in heights:
         timing[name].append(seconds)
         excess[name].append(np.linalg.norm(b - A @ x) / r_ref - 1)
         forward[name].append(np.linalg.norm(x - x_ref) / np.linalg.norm(x_ref))
-    result = lstsq(A, b, seed=0)
-    details.append((n, result.sketch_size, result.iterations, result.converged))
+    auto = lstsq(A, b, seed=0)
+    sketched = lstsq(A, b, method="sketch_and_precondition", seed=0)
+    details.append((n, auto, sketched))
 
 names = list(solvers)
 print(f"A of n x {d}; time in ms, best of 3\n")
-print("|      n |    m | iterations | " + " | ".join(f"{name:>14s}" for name in names) + " |")
-print("| -----: | ---: | ---------: | " + " | ".join("-" * 13 + ":" for _ in names) + " |")
-for i, (n, m, iterations, _) in enumerate(details):
-    times = " | ".join(f"{timing[name][i] * 1e3:14.1f}" for name in names)
-    print(f"| {n:6d} | {m:4d} | {iterations:10d} | {times} |")
-assert all(converged for *_, converged in details)
+print(
+    "|      n | auto: method, iterations | sketch: m, iterations | "
+    + " | ".join(f"{name:>15s}" for name in names)
+    + " |"
+)
+print("| -----: | --- | --- | " + " | ".join("-" * 14 + ":" for _ in names) + " |")
+for i, (n, auto, sketched) in enumerate(details):
+    times = " | ".join(f"{timing[name][i] * 1e3:15.1f}" for name in names)
+    print(
+        f"| {n:6d} | {auto.method}, {auto.iterations} | "
+        f"{sketched.sketch_size}, {sketched.iterations} | {times} |"
+    )
+assert all(auto.converged and sketched.converged for _, auto, sketched in details)
 
 # %%
-styles = {"sketchla lstsq": "C0o-", "scipy gelsd": "C1s-", "scipy gelsy": "C2^-"}
+styles = {
+    "sketchla auto": "C0o-",
+    "sketchla sketch": "C3d-",
+    "scipy gelsd": "C1s-",
+    "scipy gelsy": "C2^-",
+}
 fig, (ax_time, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
 for name in solvers:
     ax_time.loglog(heights, timing[name], styles[name], ms=4, label=name)
@@ -143,18 +159,20 @@ for name in solvers:
     assert max(np.abs(excess[name])) < 1e-13, name
 
 # %% [markdown]
-# All three solvers return the least-squares solution to within a few units of roundoff: the
+# Every solver returns the least-squares solution to within a few units of roundoff: the
 # forward errors stay within about ten times machine epsilon (grey) and the residual excess at
 # or below it, for every $n$. sketchla gets there by iterating, with the error estimate as its
 # stopping rule, and its number of iterations does not depend on $n$ (the table above): the
-# sketch size $m$ and the distortion $\varepsilon \approx \sqrt{d/m}$ fix the rate of
-# convergence.
+# preconditioner's distortion fixes the rate of convergence, about $\sqrt{d/m}$ for the sketch
+# and $u\,\kappa(A)^2$ for the Gram matrix, so that the Gram route needs a single (exact) step
+# on these well-conditioned problems.
 #
-# Both times grow linearly in $n$, so their ratio is set by $d$, not by $n$. LAPACK spends about
-# $2d^2$ flops per row of $A$ (a Householder QR or an SVD); sketchla reads each row once per
-# iteration, about $8d$ bytes, some 17 times here, plus a sketch and the QR of the $m \times d$
-# sketch, which do not grow with $n$. At $d = 64$ the two costs are close and the solvers run
-# neck and neck once $n$ is large; at small $n$ sketchla's fixed costs (the sketch, the QR of
+# All the times grow linearly in $n$, so their ratios are set by $d$, not by $n$. LAPACK spends
+# about $2d^2$ flops per row of $A$ (a Householder QR or an SVD); the Gram route $d^2$ flops per
+# row, in the fastest BLAS-3 kernel (`syrk`), and one or two passes; the sketch route reads each
+# row once per iteration, about $8d$ bytes, some 17 times here, plus a sketch and the QR of the
+# $m \times d$ sketch, which do not grow with $n$. At $d = 64$ the sketch route and LAPACK run
+# neck and neck once $n$ is large, and at small $n$ sketchla's fixed costs (the sketch, the QR of
 # $SA$, a few Python operations per iteration) dominate. The gap opens with $d$: the speed table
 # of {doc}`/user-guide/lstsq` has problems with $d$ = 256 and 2 000. Timings depend on the
 # machine and on what else runs on it; read them as orders of magnitude and trends.
@@ -162,9 +180,11 @@ for name in solvers:
 # %% [markdown]
 # ## 2. Iterations against the condition number
 #
-# The preconditioned matrix $AR^{-1}$ has singular values in
+# With a sketch, the preconditioned matrix $AR^{-1}$ has singular values in
 # $[1/(1+\varepsilon), 1/(1-\varepsilon)]$ whatever $\kappa(A)$, so the number of iterations
-# should not grow with $\kappa(A)$. We fix
+# of sketch-and-precondition should not grow with $\kappa(A)$. (The Gram route's distortion,
+# about $u\kappa^2$, does grow: `"auto"` takes it up to $\kappa \approx 10^7$ and the sketch
+# beyond; the table shows which.) We fix
 # $n = 2^{14}$, $d = 64$, and build $A = U \Sigma V^\top$ with singular values spaced
 # logarithmically from 1 to $1/\kappa$, for $\kappa = 10^0, 10^2, \dots, 10^{10}$, and
 # $b = A x_0 + r$ with $\|x_0\| = 1$ and $r$ orthogonal to the range of $A$, so that $x_0$ is the
@@ -199,23 +219,30 @@ for residual in residual_sizes:
         A, b, x0 = conditioned_problem(n, d, kappa, residual, seed=int(np.log10(kappa)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # recorded as `converged` below
-            result = lstsq(A, b, seed=0)
+            result = lstsq(A, b, method="sketch_and_precondition", seed=0)
+            auto = lstsq(A, b, seed=0)
         x_gelsd = scipy.linalg.lstsq(A, b)[0]
         runs[residual, kappa] = {
             "iterations": result.iterations,
-            "converged": result.converged,
+            "converged": result.converged and auto.converged,
             "sketchla": np.linalg.norm(result.x - x0),
+            "auto": np.linalg.norm(auto.x - x0),
+            "auto_run": f"{auto.method}, {auto.iterations}",
             "gelsd": np.linalg.norm(x_gelsd - x0),
             "condition_estimate": result.condition_estimate,
         }
 
 print(f"n = {n}, d = {d}\n")
-print("| ‖r‖ | κ | κ estimate | iterations | converged | error sketchla | error gelsd |")
-print("| ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+print(
+    "| ‖r‖ | κ | κ estimate | iterations (sketch) | converged | error sketch | "
+    "auto: method, iterations | error auto | error gelsd |"
+)
+print("| ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |")
 for (residual, kappa), run in runs.items():
     print(
         f"| {residual:.0e} | {kappa:.0e} | {run['condition_estimate']:.1e} | "
-        f"{run['iterations']} | {run['converged']} | {run['sketchla']:.1e} | {run['gelsd']:.1e} |"
+        f"{run['iterations']} | {run['converged']} | {run['sketchla']:.1e} | "
+        f"{run['auto_run']} | {run['auto']:.1e} | {run['gelsd']:.1e} |"
     )
 
 # %%
@@ -273,14 +300,15 @@ for residual in residual_sizes:
     assert max(run["iterations"] for run in series) <= 30
     for run in series:
         assert run["sketchla"] <= max(10 * run["gelsd"], 1e-14)
+        assert run["auto"] <= max(10 * run["gelsd"], 1e-14)
 
 # %% [markdown]
 # On the nearly consistent system the number of iterations stays within a small band over ten
 # decades of $\kappa$, where an unpreconditioned Krylov method (LSQR, CG on the normal equations)
 # would need a number of iterations growing like $\kappa$. The few extra iterations at large
-# $\kappa$ come from the stopping rule: the error cannot get below the rounding floor
-# $u\kappa$, far above the target $8u$, so the iteration ends by detecting that the error estimate
-# has stalled at the floor, which takes a few iterations to see. The condition estimate taken
+# $\kappa$ come from the float64 floor: rounding in the gradient stops the progress at about
+# $u\kappa$, far above the target $8u$; once the error estimate stalls there, the iteration
+# continues with exact (double-double) gradients, at the same rate. The condition estimate taken
 # from the sketch tracks $\kappa$, and the forward error follows `gelsd`'s along the floor:
 # recomputing the residual from $A$ at every step is what makes the iteration forward stable
 # (Epperly, Meier & Nakatsukasa 2024).

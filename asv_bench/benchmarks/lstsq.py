@@ -2,7 +2,9 @@
 
 Problems (float64): a random dense 2**18 x 256; a dense 100 000 x 2 000 with condition number
 about 1e5 (the problem on which the PARLA prototype was 2.3x faster than scipy); a scipy CSR
-10**6 x 10**3 with density 1e-3 and condition number about 1e6. Peers: ``scipy.linalg.lstsq``
+10**6 x 10**3 with density 1e-3 and condition number about 1e6. sketchla runs at its defaults
+(``"auto"``: the Gram preconditioner on the dense problems) and, as ``sketchla-sketch``, with
+the sketched preconditioner (``method="sketch_and_precondition"``). Peers: ``scipy.linalg.lstsq``
 (gelsd, its default, and gelsy), ``numpy.linalg.lstsq``, ``scipy.sparse.linalg.lsqr`` run until
 it reaches sketchla's residual. The random problem also tracks accuracy: the relative residual
 excess ``||r|| / ||r_ref|| - 1`` and the difference from the LAPACK (gelsd) solution; the
@@ -60,6 +62,7 @@ class _Suite:
         A, b = self.A, self.b
         solvers = {
             "sketchla": lambda: lstsq(A, b, seed=0).x,
+            "sketchla-sketch": lambda: lstsq(A, b, method="sketch_and_precondition", seed=0).x,
             "scipy-gelsd": lambda: scipy.linalg.lstsq(A, b, check_finite=False)[0],
             "scipy-gelsy": lambda: scipy.linalg.lstsq(
                 A, b, lapack_driver="gelsy", check_finite=False
@@ -72,13 +75,13 @@ class _Suite:
 class DenseTall(_Suite):
     """Random 2**18 x 256; accuracy tracked against gelsd's solution."""
 
-    params = ["sketchla", "scipy-gelsd", "scipy-gelsy", "numpy"]
+    params = ["sketchla", "sketchla-sketch", "scipy-gelsd", "scipy-gelsy", "numpy"]
     param_names = ["impl"]
 
     def setup(self, impl):
         self.A, self.b = _random_problem(2**18, 256)
         self.solve = self._solver(impl)
-        if impl == "sketchla":
+        if impl.startswith("sketchla"):
             self.solve()  # warm up: numba compilation
 
     def time_lstsq(self, impl):
@@ -101,13 +104,13 @@ class DenseTall(_Suite):
 class DenseIllConditioned(_Suite):
     """100 000 x 2 000, condition number about 1e5."""
 
-    params = ["sketchla", "scipy-gelsd", "scipy-gelsy"]
+    params = ["sketchla", "sketchla-sketch", "scipy-gelsd", "scipy-gelsy"]
     param_names = ["impl"]
 
     def setup(self, impl):
         self.A, self.b = _conditioned_problem(100_000, 2_000, 1e5)
         self.solve = self._solver(impl)
-        if impl == "sketchla":
+        if impl.startswith("sketchla"):
             lstsq(self.A[:5000], self.b[:5000], seed=0)  # warm up: numba compilation
 
     def time_lstsq(self, impl):

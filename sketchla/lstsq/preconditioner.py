@@ -1,11 +1,18 @@
-"""Preconditioners from a sketch: QR of ``S A`` (Blendenpik) or, when ``S A`` is numerically
-rank-deficient, its SVD (LSRN).
+"""Preconditioners: ``d x r`` matrices ``P`` with ``(A P)^T (A P) ~ I``.
 
-Both give a ``d x r`` matrix ``P`` with ``(A P)^T (A P) ~ I`` (``A P`` has singular values in
-``[1/(1 + eps), 1/(1 - eps)]`` for a subspace embedding of distortion ``eps``) and the
-sketch-and-solve solution ``x0 = argmin ||S A x - S b||``. With ridge ``damp``, the sketched
-matrix is augmented by ``damp * I``: the exact
-rows of the regulariser need no sketch.
+From a sketch (:func:`factor_sketch`): QR of ``S A`` (Blendenpik) or, when ``S A`` is numerically
+rank-deficient, its SVD (LSRN). ``A P`` has singular values in ``[1/(1 + eps), 1/(1 - eps)]``
+for a subspace embedding of distortion ``eps``, whatever the conditioning of ``A``; the sketch
+also gives the sketch-and-solve solution ``x0 = argmin ||S A x - S b||``. With ridge ``damp``,
+the sketched matrix is augmented by ``damp * I``: the exact rows of the regulariser need no
+sketch.
+
+From the Gram matrix (:func:`factor_gram`): the Cholesky factor ``R`` of ``A^T A``, as in the
+corrected semi-normal equations (Bjorck, "Stability analysis of the method of seminormal
+equations for linear least squares problems", 1987). Rounding in ``A^T A`` makes ``R`` the
+factor of a matrix at relative distance about ``u * kappa(A)**2``, which is the distortion of
+``A R^-1``: far below a sketch's when ``A`` is well conditioned, useless when
+``u * kappa**2`` nears 1.
 """
 
 from __future__ import annotations
@@ -16,23 +23,32 @@ from typing import Any
 
 import numpy as np
 
+from .. import _validation as v
 from .._array import array_namespace
+from .._array.gram import blas_threads, gram, one_blas_thread
 from .._array.namespace import backend_name
 
-__all__ = ["SketchedFactor", "factor_sketch"]
+__all__ = ["Preconditioner", "factor_gram", "factor_sketch"]
 
 _POWER_STEPS = 12
+#: The distortion of a Gram preconditioner is estimated as ``GRAM_ROUNDING * u * kappa**2``
+#: (rounding in ``A^T A`` and in its Cholesky factorisation, relative to the smallest
+#: eigenvalue); above ``GRAM_LIMIT`` the Gram matrix is refused and a sketch is used instead.
+GRAM_ROUNDING = 4.0
+GRAM_LIMIT = 0.1
 
 
 @dataclass(frozen=True)
-class SketchedFactor:
-    """``P`` (``d x r``), ``rank``, and estimates of the sketched matrix's largest singular
-    value and condition number (``A``'s, to within ``1 +- eps``)."""
+class Preconditioner:
+    """``P`` (``d x r``), ``rank``, estimates of the factored matrix's largest singular value
+    and condition number (``A``'s, to within ``1 +- distortion``), and the ``distortion``:
+    ``A P`` has singular values in about ``[1/(1 + distortion), 1/(1 - distortion)]``."""
 
     P: Any
     rank: int
     norm_estimate: float
     condition_estimate: float
+    distortion: float
 
     def apply(self, G: Any) -> Any:
         """``P P^T G``: the preconditioned step, about ``(A^T A)^-1 G``."""
@@ -42,16 +58,17 @@ class SketchedFactor:
 
 def factor_sketch(
     SA: Any, damp: float, xp: Any, *, rcond: float, Sb: Any = None
-) -> tuple[SketchedFactor, Any]:
+) -> tuple[Preconditioner, Any]:
     """Factor the sketch ``SA`` (``m x d``, ``m >= d``), augmented by ``damp * I``; with ``Sb``
     (``m x k``), also return the sketch-and-solve solution (else ``None``).
 
     Householder QR first, of ``[SA, Sb]`` so that ``Q^T Sb`` comes with ``R`` and ``Q`` is
     never formed; when ``R`` has a diagonal entry below ``100 * rcond`` times the largest (a
     sign of numerical rank deficiency), the SVD instead, keeping the singular values above
-    ``rcond`` times the largest.
+    ``rcond`` times the largest. The distortion is taken as ``(sqrt(r) + 1) / sqrt(m)`` for rank
+    ``r`` (the extreme singular values of an ``m x r`` Gaussian matrix, over ``sqrt(m)``).
     """
-    d = SA.shape[1]
+    m, d = SA.shape
     if damp:  # the regulariser's rows are known exactly: stacked under the sketch
         SA = xp.concat([SA, damp * xp.eye(d, dtype=SA.dtype, device=SA.device)], axis=0)
         if Sb is not None:
@@ -65,7 +82,7 @@ def factor_sketch(
         largest = _largest_singular_value(R, xp)
         condition = largest * _largest_singular_value(P, xp)
         X0 = None if Sb is None else P @ R_full[:d, d:]
-        return SketchedFactor(P, d, largest, condition), X0
+        return Preconditioner(P, d, largest, condition, _sketch_distortion(d, m)), X0
     U, s, Vh = xp.linalg.svd(SA, full_matrices=False)
     top = float(s[0]) if s.shape[0] else 0.0
     rank = int(xp.sum(xp.astype(s > rcond * top, xp.int32))) if top > 0 else 0
@@ -73,7 +90,62 @@ def factor_sketch(
         raise ValueError("A is zero to working precision: its sketch has no nonzero singular value")
     P = xp.matrix_transpose(Vh[:rank, :]) / xp.reshape(s[:rank], (1, -1))
     X0 = None if Sb is None else P @ (xp.matrix_transpose(U[:, :rank]) @ Sb)
-    return SketchedFactor(P, rank, top, top / float(s[rank - 1])), X0
+    condition = top / float(s[rank - 1])
+    return Preconditioner(P, rank, top, condition, _sketch_distortion(rank, m)), X0
+
+
+def _sketch_distortion(rank: int, m: int) -> float:
+    return min(0.95, (math.sqrt(rank) + 1) / math.sqrt(m))
+
+
+def factor_gram(A: Any, b: Any, damp: float, u: float) -> tuple[Preconditioner, Any] | None:
+    """The Gram preconditioner ``R^-1``, ``R^T R = A^T A + damp**2 I`` (Cholesky), and the
+    normal-equations solution ``R^-1 R^-T A^T b`` (``b`` is ``n x k``); or ``None`` when the
+    Gram matrix is too ill-conditioned to help (estimated distortion above ``GRAM_LIMIT``, or a
+    failed factorisation) or overflows. ``u`` is the unit roundoff.
+
+    Raises ``ValueError`` when ``A`` holds non-finite values (the Gram matrix shows them).
+    """
+    xp = array_namespace(A)
+    if backend_name(xp) != "numpy":
+        return _factor_gram(A, b, damp, u, xp.matrix_transpose(A) @ A, xp.matrix_transpose(A) @ b)
+    # NumPy: the products split over the cores, then single-threaded BLAS for the small dense
+    # work, so that no OpenBLAS thread spins into the passes over A that follow (see gram.py)
+    G, c = gram(A, b, blas_threads())
+    with one_blas_thread():
+        return _factor_gram(A, b, damp, u, G, c)
+
+
+def _factor_gram(A: Any, b: Any, damp: float, u: float, G: Any, c: Any):
+    xp = array_namespace(A)
+    if damp:
+        G = G + damp**2 * xp.eye(G.shape[0], dtype=G.dtype, device=G.device)
+    if not _finite_gram(G, A):
+        return None
+    try:
+        R = xp.matrix_transpose(xp.linalg.cholesky(G))
+    except (np.linalg.LinAlgError, RuntimeError):  # torch's LinAlgError is a RuntimeError
+        return None
+    diagonal = xp.linalg.diagonal(R)
+    if not bool(xp.all(xp.isfinite(diagonal))) or not float(xp.min(diagonal)) > 0:
+        return None
+    P = _upper_inverse(R, xp)
+    largest = _largest_singular_value(R, xp)
+    condition = largest * _largest_singular_value(P, xp)
+    distortion = GRAM_ROUNDING * u * condition**2
+    if not distortion <= GRAM_LIMIT:
+        return None
+    factor = Preconditioner(P, A.shape[1], largest, condition, distortion)
+    return factor, factor.apply(c)
+
+
+def _finite_gram(G: Any, A: Any) -> bool:
+    """Whether ``G`` is finite; raises when ``A`` is not (``A`` is checked only then)."""
+    xp = array_namespace(G)
+    if bool(xp.all(xp.isfinite(G))):
+        return True
+    v.check_finite(A, "A")
+    return False  # overflow of finite entries: the sketch copes
 
 
 def _triangular_inverse(R: Any, xp: Any) -> Any:
@@ -88,6 +160,25 @@ def _triangular_inverse(R: Any, xp: Any) -> Any:
             raise np.linalg.LinAlgError(f"LAPACK trtri failed (info={info})")
         return np.triu(inverse)
     return xp.linalg.solve(R, xp.eye(R.shape[0], dtype=R.dtype, device=R.device))
+
+
+def _upper_inverse(R: Any, xp: Any) -> Any:
+    """``R^-1`` for upper-triangular ``R`` by block recursion, ``[[A, B], [0, C]]^-1 =
+    [[A^-1, -A^-1 B C^-1], [0, C^-1]]``: ``d**3 / 3`` flops in matrix products of ``R``'s
+    namespace. On NumPy this stays in NumPy's OpenBLAS: LAPACK's ``trtri`` lives in SciPy's
+    copy, whose threads fight NumPy's for the cores in the tenth of a second after a large
+    NumPy product (the Gram matrix), up to 20x slower here."""
+    d = R.shape[0]
+    if d <= _INVERSE_BLOCK:
+        return xp.linalg.inv(R)  # LU of a triangular matrix: no pivoting, exact zeros below
+    h = d // 2
+    A, C = _upper_inverse(R[:h, :h], xp), _upper_inverse(R[h:, h:], xp)
+    B = -((A @ R[:h, h:]) @ C)
+    lower_left = xp.zeros((d - h, h), dtype=R.dtype, device=R.device)
+    return xp.concat([xp.concat([A, B], axis=1), xp.concat([lower_left, C], axis=1)], axis=0)
+
+
+_INVERSE_BLOCK = 128
 
 
 def _qr_r(M: Any, xp: Any) -> Any:
@@ -116,10 +207,15 @@ def _largest_singular_value(M: Any, xp: Any) -> float:
     Mt = xp.matrix_transpose(M)
     estimate = 0.0
     for _ in range(_POWER_STEPS):
-        w = Mt @ (M @ z)
-        norm = float(xp.linalg.vector_norm(w))
-        if norm == 0.0 or not math.isfinite(norm):
-            return 0.0 if norm == 0.0 else math.inf
-        z = w / norm
-        estimate = math.sqrt(norm)
+        # ||M^T M z|| as ||M z|| ||M^T (M z / ||M z||)||: no square of sigma to overflow
+        y = M @ z
+        y_norm = float(xp.linalg.vector_norm(y))
+        if y_norm == 0.0 or not math.isfinite(y_norm):
+            return 0.0 if y_norm == 0.0 else math.inf
+        w = Mt @ (y / y_norm)
+        w_norm = float(xp.linalg.vector_norm(w))
+        if w_norm == 0.0:
+            return 0.0
+        z = w / w_norm
+        estimate = math.sqrt(y_norm) * math.sqrt(w_norm)
     return estimate

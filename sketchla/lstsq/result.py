@@ -25,9 +25,10 @@ class LstsqResult:
         Whether every right-hand side met the stopping rule (always true for sketch-and-solve
         and direct solves, which have none).
     method : str
-        ``"sketch_and_solve"``, ``"sketch_and_precondition"`` or ``"direct"``.
+        ``"sketch_and_solve"``, ``"sketch_and_precondition"``, ``"gram_precondition"`` or
+        ``"direct"``: the method that produced ``x``.
     sketch_size : int
-        Rows of the sketch (0 when none was used).
+        Rows of the sketch (0 when none was used: direct solves and the Gram route).
     rank : int
         The numerical rank used (``d`` unless the sketch revealed rank deficiency).
     error_estimate : float or array
@@ -37,11 +38,12 @@ class LstsqResult:
         direct solves.
     condition_estimate : float
         Estimated condition number of ``A`` (with ``damp``: of ``[A; damp I]``), from the
-        sketch; exact (from the SVD, over the kept singular values) for direct solves.
+        sketch or the Cholesky factor of the Gram matrix; exact (from the SVD, over the kept
+        singular values) for direct solves.
     residual_norms : tuple of float
-        The largest ``residual_norm`` over right-hand sides at each pass over ``A``: the start
-        and each iteration, plus a re-evaluation of the best point when the iteration restarts
-        with a larger assumed distortion (rare).
+        The largest ``residual_norm`` over right-hand sides at the start and after each
+        iteration, plus a re-evaluation of the best point when the iteration restarts with a
+        larger assumed distortion (rare).
     """
 
     x: Any

@@ -1,4 +1,4 @@
-"""``lstsq``: least squares by sketch-and-solve or sketch-and-precondition.
+"""``lstsq``: least squares by sketch-and-solve, or by preconditioned iterative refinement.
 
 Sketch-and-precondition (Rokhlin & Tygert 2008; Blendenpik, Avron, Maymounkov & Toledo 2010;
 LSRN, Meng, Saunders & Mahoney 2014) takes the QR (or SVD) of a sketch ``S A`` as a preconditioner
@@ -14,6 +14,14 @@ started at the sketch-and-solve solution. The residual is recomputed from ``A`` 
 which makes the method forward stable; each step is one fused pass over ``A`` (``b - A x`` and
 ``A^T r`` row block by row block), and the error contracts by about ``eps`` per step whatever the
 conditioning of ``A``.
+
+The same iteration runs with the Gram preconditioner ``R^-1``, ``R^T R = A^T A`` (Cholesky; the
+corrected semi-normal equations of Bjorck, 1987) when that is cheaper: ``A^T A`` costs ``n d**2``
+flops at BLAS-3 speed, against the 20-30 passes over ``A`` of a sketched preconditioner, and its
+distortion, about ``u kappa(A)**2``, makes one or two passes enough. It is refused when
+``u kappa**2`` is too large for it to help (``kappa`` above about ``1e7`` in float64), and the
+sketch takes over. Both routes end, on NumPy float64, with exact (double-double) gradients, and
+so converge to the least-squares solution of the float64 data.
 
 Underdetermined problems (``n < d``) take the minimum-norm solution ``x = A^T y`` with
 ``(A A^T + damp^2 I) y = b``, preconditioned by a sketch of ``A^T`` (sketching from the right).
@@ -33,13 +41,13 @@ from .._array import array_namespace, to_numpy
 from .._array.namespace import computed_on_host, device, is_array, numpy_dtype
 from ..errors import ConvergenceWarning
 from ..sketch.factory import FAMILIES, sketch_operator
-from .preconditioner import SketchedFactor, factor_sketch
+from .preconditioner import Preconditioner, factor_gram, factor_sketch
 from .problem import Problem
 from .result import LstsqResult
 
 __all__ = ["lstsq"]
 
-METHODS = ("auto", "sketch_and_solve", "sketch_and_precondition", "direct")
+METHODS = ("auto", "sketch_and_solve", "sketch_and_precondition", "gram_precondition", "direct")
 #: The sketch sizes (rows per unknown) that the default chooses from, by predicted cost.
 OVERSAMPLING_CHOICES = (2, 3, 4, 6, 8, 12, 16, 24, 32)
 
@@ -69,11 +77,17 @@ def lstsq(
         ``(n, d)``. Dense arrays of any backend; the result is on ``b``'s namespace and device.
     b : array
         ``(n,)``, or ``(n, k)`` for ``k`` right-hand sides.
-    method : {"auto", "sketch_and_precondition", "sketch_and_solve", "direct"}
-        ``"sketch_and_precondition"``: the accurate default for problems with ``n >= 2 m``;
-        ``"sketch_and_solve"``: ``argmin ||S (A x - b)||``, one sketch, accurate to a factor
-        ``1 + O(eps)`` in the residual; ``"direct"``: a dense SVD (for small problems, where
-        ``"auto"`` takes it).
+    method : {"auto", "sketch_and_precondition", "gram_precondition", "sketch_and_solve", "direct"}
+        ``"sketch_and_precondition"``: iterative refinement preconditioned by the QR of a sketch,
+        for problems with ``n >= 2 m``; ``"gram_precondition"``: the same iteration
+        preconditioned by the Cholesky factor of ``A^T A`` (dense tall ``A`` only), cheaper
+        when ``d`` is at most a few thousand and ``kappa(A)`` below about ``1e7`` (float64;
+        about ``600`` in float32); beyond, it hands over to the sketch, and ``result.method``
+        says so; ``"sketch_and_solve"``: ``argmin ||S (A x - b)||``, one sketch, accurate to a
+        factor ``1 + O(eps)`` in the residual; ``"direct"``: a dense SVD. ``"auto"`` takes
+        the direct SVD for problems too small to sketch (``2 m > max(n, d)``), the Gram
+        preconditioner for dense tall ``A`` where its predicted cost is lower, and the sketch
+        otherwise.
     sketch : str
         The sketching family (see :func:`sketchla.sketch_operator`); SASO by default.
     sketch_size : int, optional
@@ -118,7 +132,7 @@ def lstsq(
     >>> A, b = rng.standard_normal((20_000, 50)), rng.standard_normal(20_000)
     >>> result = lstsq(A, b, seed=0)
     >>> result.method, result.converged
-    ('sketch_and_precondition', True)
+    ('gram_precondition', True)
     >>> bool(np.allclose(result.x, np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-12, atol=0))
     True
     """
@@ -140,8 +154,13 @@ def lstsq(
     if maxiter is None:  # twice the passes the distortion predicts, and a margin
         maxiter = 2 * math.ceil(_predicted_passes(m / small)) + 20
     if method == "auto":
-        method = "sketch_and_precondition" if 2 * m <= large else "direct"
-    if method != "direct" and m > large:
+        method = _choose_method(problem, m)
+    if method == "gram_precondition" and (problem.kind != "dense" or n < d):
+        raise ValueError(
+            "method='gram_precondition' needs a dense A with at least as many rows as columns, "
+            f"got {problem.kind} A of shape {(n, d)}"
+        )
+    if method not in ("direct", "gram_precondition") and m > large:
         raise ValueError(
             f"the sketch must have at most max(n, d) = {large} rows, got {m}: "
             "use method='direct' for problems this small"
@@ -154,18 +173,27 @@ def lstsq(
     X0 = None if x0 is None else _check_x0(x0, problem)
 
     budget = 0 if method == "sketch_and_solve" else maxiter  # iterations allowed
-    if method == "direct":
+    outcome = None
+    if method == "gram_precondition":
+        gram = factor_gram(problem.A, problem.b, problem.damp, u)
+        if gram is None:  # too ill-conditioned for the Gram matrix: a sketch, if one fits
+            method = "sketch_and_precondition" if 2 * m <= large else "direct"
+        else:
+            factor, X_normal = gram
+            X = X_normal if X0 is None else X0
+            outcome = _refine(problem, factor, X, budget, tol, u, callback)
+    if outcome is None and method == "direct":
         outcome = _direct(problem, rcond)
-    elif n >= d:
+    elif outcome is None and n >= d:
         S = sketch_operator(sketch, m, n, seed=generator, **_sketch_parameters(sketch, m))
         SA, Sb = problem.sketch_left(S)
         factor, X_sketched = factor_sketch(SA, problem.damp, problem.xp, rcond=rcond, Sb=Sb)
         X = X_sketched if X0 is None else X0
-        outcome = _refine(problem, factor, X, m, budget, tol, u, callback)
-    else:
+        outcome = _refine(problem, factor, X, budget, tol, u, callback)
+    elif outcome is None:
         S = sketch_operator(sketch, m, d, seed=generator, **_sketch_parameters(sketch, m))
         factor, _ = factor_sketch(problem.sketch_right(S), problem.damp, problem.xp, rcond=rcond)
-        outcome = _refine_dual(problem, factor, m, budget, tol, u, callback)
+        outcome = _refine_dual(problem, factor, budget, tol, u, callback)
     X, residual, error, converged, iterations, history, rank, kappa = outcome
     converged = converged or method == "sketch_and_solve"  # no tolerance to meet
     if not converged:
@@ -175,7 +203,7 @@ def lstsq(
             ConvergenceWarning,
             stacklevel=2,
         )
-    sketch_rows = 0 if method == "direct" else m
+    sketch_rows = 0 if method in ("direct", "gram_precondition") else m
     return _result(
         problem,
         X,
@@ -197,48 +225,67 @@ def lstsq(
 def _heavy_ball(
     Z,
     evaluate,
-    factor: SketchedFactor,
-    m: int,
+    factor: Preconditioner,
     maxiter: int,
     converged_at,
     floor_at,
     on_step,
     exact_available: bool,
+    predicted_stop=None,
+    exact_from_start: bool = False,
 ):
-    """Heavy-ball iterative sketching on the variable ``Z`` (``x``, or ``y`` of the dual).
+    """Heavy-ball iterative refinement on the variable ``Z`` (``x``, or ``y`` of the dual).
 
     ``evaluate(Z, exact)`` returns ``(G, extras)`` with ``G`` the negative gradient (one pass
     over ``A``; in higher precision when ``exact``); the preconditioned step ``P P^T G``
     estimates ``Z_opt - Z``. ``converged_at(step_norm, Z_norm, G, extras)`` is the stopping rule;
     ``floor_at(Z_norm, extras, exact)`` bounds the error that rounding in the gradient allows.
+
     Progress is judged on the step's size against a fixed scale: no halving in the steps that
     should have halved it three times means a floor is reached. At the float64 floor of an
     ill-conditioned problem (``u * kappa**2 * ||r||``: the step stalls, or stops halving below
-    that bound), the iteration continues with exact gradients where ``exact_available``; stalling
-    below the floor ends it as converged, above it as not converged. When the step grows
-    tenfold, the assumed distortion was too small: the iteration restarts from the best point
-    with a larger one. Returns ``(Z, relative_error, extras, converged, iterations)``, the
-    relative error estimated per column as ``||step|| / ||Z||``.
+    that bound; at once below it for a preconditioner of distortion under ``_EXACT_AT_ONCE``,
+    which the next exact step finishes), the iteration continues with exact gradients where
+    ``exact_available``; stalling below the floor ends it as converged, above it as not
+    converged. With exact gradients, the step is accurate to its last digit, and when
+    ``predicted_stop`` is given, the iteration ends after applying it if the error it leaves,
+    ``rate * ||step||``, meets the stopping rule: ``rate`` is the larger of the distortion and
+    the latest ratio of two steps above the floor (which rounding can only inflate), so no pass
+    is spent confirming. ``predicted_stop(Z_before, Z, extras)`` then returns the ``extras`` of
+    the final ``Z`` (its residual, from the last one and ``A (Z - Z_before)``).
+    When the step grows tenfold, the assumed distortion was too small: the iteration restarts
+    from the best point with a larger one. Returns ``(Z, relative_error, extras, converged,
+    iterations)``, the relative error estimated per column as ``||step|| / ||Z||``.
     """
     xp = array_namespace(factor.P)
-    eps = min(0.95, (math.sqrt(factor.rank) + 1) / math.sqrt(m))
+    eps = factor.distortion
     Z_prev = Z
-    best, best_Z, stalled, iterations, exact = math.inf, Z, 0, 0, False
+    best, best_Z, stalled, iterations, exact = math.inf, Z, 0, 0, exact_from_start
     reference = None  # a fixed scale per column: progress is judged on absolute errors
+    previous = xp.linalg.vector_norm(Z, axis=0)  # the last step (the start's, from zero)
+    rate = 1.0  # contraction per step, measured
     while True:
         G, extras = evaluate(Z, exact)
-        step = factor.apply(G)
+        step, step_exact = factor.apply(G), exact
         step_norm = xp.linalg.vector_norm(step, axis=0)
+        if not bool(xp.all(xp.isfinite(step_norm))):  # finite data, overflowing products
+            raise FloatingPointError(
+                "lstsq: the gradient A^T (b - A x) overflows the floating-point range: A and b "
+                "are too large in magnitude; scale both by the same factor (x is unchanged)"
+            )
         Z_norm = xp.linalg.vector_norm(Z, axis=0)
         if reference is None:
             reference = xp.where(step_norm + Z_norm > 0, step_norm + Z_norm, 1.0)
         progress = float(xp.max(step_norm / reference))
         done = converged_at(step_norm, Z_norm, G, extras)
-        above_floor = bool(xp.any(step_norm > floor_at(Z_norm, extras, exact)))
+        floor = floor_at(Z_norm, extras, exact)
+        above_floor = bool(xp.any(step_norm > floor))
+        if previous is not None and bool(xp.all(previous > 0)):
+            rate = float(xp.max(step_norm / previous))
         if not done and above_floor and progress > 10 * best and eps < 0.95:
             # growing: the sketch distorts more than assumed; restart from the best point
             eps = min(0.95, 1.3 * eps)
-            Z, Z_prev, stalled = best_Z, best_Z, 0
+            Z, Z_prev, stalled, previous = best_Z, best_Z, 0, None
             continue
         if progress < 0.5 * best:
             best, best_Z, stalled = progress, Z, 0
@@ -246,8 +293,11 @@ def _heavy_ball(
             stalled += 1
         # steps in which the error estimate should have halved three times, plus two
         window = 2 + math.ceil(3 * math.log(0.5) / math.log(eps))
-        floor_reached = stalled >= window or (not above_floor and stalled >= 1)
-        if not done and exact_available and not exact and floor_reached:
+        if eps < _EXACT_AT_ONCE:  # the next step falls below the floor: take it exact
+            floor_reached = not bool(xp.any(max(rate, eps) * step_norm > floor))
+        else:
+            floor_reached = not above_floor and stalled >= 1
+        if not done and exact_available and not exact and (stalled >= window or floor_reached):
             # the float64 floor is reached: the next steps take exact gradients
             exact, stalled, best = True, 0, math.inf  # progress starts afresh
         if stalled >= window:
@@ -259,23 +309,55 @@ def _heavy_ball(
         Z, Z_prev = Z + alpha * step + beta * (Z - Z_prev), Z
         iterations += 1
         on_step(Z)
+        if predicted_stop is not None and step_exact:
+            left, Z_norm = max(rate, eps) * step_norm, xp.linalg.vector_norm(Z, axis=0)
+            if converged_at(left, Z_norm, G, extras):  # the error left, predicted, is small
+                error = xp.maximum(left / xp.where(Z_norm > 0, Z_norm, 1.0), _unit_roundoff(Z))
+                return Z, error, predicted_stop(Z_prev, Z, extras), True, iterations
+        previous = step_norm if above_floor else None
+
+
+def _unit_roundoff(Z) -> float:
+    return float(np.finfo(numpy_dtype(Z.dtype)).eps) / 2
+
+
+#: A preconditioner this accurate (the Gram matrix's) needs one exact step from the float64
+#: floor: the iteration takes exact gradients as soon as the step is below the floor.
+_EXACT_AT_ONCE = 0.01
 
 
 # -- overdetermined ---------------------------------------------------------------------------
 
 
-def _refine(problem: Problem, factor: SketchedFactor, X, m, maxiter, tol, u, callback):
+def _refine(problem: Problem, factor: Preconditioner, X, maxiter, tol, u, callback):
     """Heavy ball on ``x`` from ``X``; returns the solver outcome tuple."""
     xp = problem.xp
     history: list[float] = []
     b_norm = xp.linalg.vector_norm(problem.b, axis=0)
     kappa, norm = factor.condition_estimate, factor.norm_estimate
+    # From a start within the distortion of the solution and already below the float64 floor
+    # (the normal-equations solution of a well-conditioned A), only exact steps can gain.
+    start_exact = (
+        tol is None
+        and problem.exact_gradient_available
+        and factor.distortion <= 10 * u * (1 + kappa)
+    )
+
+    latest = {}
 
     def evaluate(X, exact):
         R, G = problem.residual_gradient(X, exact=exact)
         r_norm = problem.objective_norms(X, R)
         history.append(float(xp.max(r_norm)))
+        latest["R"] = R
         return G, r_norm
+
+    def predicted_stop(X_before, X, r_norm):
+        # the last step is tiny: A times it costs half a pass, and float64 suffices
+        R = latest["R"] - problem.matmul(X - X_before)
+        r_norm = problem.objective_norms(X, R)
+        history.append(float(xp.max(r_norm)))
+        return r_norm
 
     def converged_at(step_norm, x_norm, G, r_norm):
         if tol is None:  # as accurate as the arithmetic allows
@@ -296,12 +378,13 @@ def _refine(problem: Problem, factor: SketchedFactor, X, m, maxiter, tol, u, cal
         X,
         evaluate,
         factor,
-        m,
         maxiter,
         converged_at,
         floor_at,
         on_step,
         problem.exact_gradient_available,
+        predicted_stop if tol is None else None,
+        start_exact,
     )
     return X, r_norm, error, converged, iterations, history, factor.rank, kappa
 
@@ -309,7 +392,7 @@ def _refine(problem: Problem, factor: SketchedFactor, X, m, maxiter, tol, u, cal
 # -- underdetermined --------------------------------------------------------------------------
 
 
-def _refine_dual(problem: Problem, factor: SketchedFactor, m, maxiter, tol, u, callback):
+def _refine_dual(problem: Problem, factor: Preconditioner, maxiter, tol, u, callback):
     """Minimum-norm solution ``x = A^T y``, ``(A A^T + damp^2 I) y = b``, by heavy ball on
     ``y`` preconditioned by the sketch of ``A^T``; two passes over ``A`` per iteration."""
     xp = problem.xp
@@ -341,7 +424,7 @@ def _refine_dual(problem: Problem, factor: SketchedFactor, m, maxiter, tol, u, c
 
     Y0 = factor.apply(b)
     _, error, r_norm, converged, iterations = _heavy_ball(
-        Y0, evaluate, factor, m, maxiter, converged_at, floor_at, on_step, False
+        Y0, evaluate, factor, maxiter, converged_at, floor_at, on_step, False
     )
     return latest["X"], r_norm, error, converged, iterations, history, factor.rank, kappa
 
@@ -396,6 +479,37 @@ def _sketch_size(sketch_size, oversampling, small: int, large: int, pass_cost: f
     if not oversampling > 1 or not math.isfinite(oversampling):
         raise ValueError(f"oversampling must be a finite number > 1, got {oversampling!r}")
     return max(small + 1, math.ceil(oversampling * small))
+
+
+def _choose_method(problem: Problem, m: int) -> str:
+    """``"direct"`` for problems too small to sketch; for dense tall ``A``, the Gram
+    preconditioner where its predicted cost is below the sketch's; else the sketch."""
+    if 2 * m > max(problem.n, problem.d):
+        return "direct"
+    if problem.kind != "dense" or problem.n < problem.d:
+        return "sketch_and_precondition"
+    pass_cost = _pass_cost(problem)
+    sketch_route = _predicted_cost(m / problem.d, problem.d, pass_cost) + _SKETCH_PASSES * pass_cost
+    return "gram_precondition" if _gram_cost(problem) < sketch_route else "sketch_and_precondition"
+
+
+#: Passes over ``A`` that applying a SASO sketch costs (the scatter into ``S A``), about.
+_SKETCH_PASSES = 3
+#: Dense BLAS-3 flops done in the time a pass streams one byte of ``A`` (``syrk`` at 80-100
+#: GFLOP/s beside passes at 27-32 GB/s on the 2-core test machine; GPUs favour BLAS-3 more).
+_BLAS3_FLOPS_PER_BYTE = 3.0
+#: Passes over ``A`` that the Gram route takes: about one to the normal-equations solution,
+#: one to refine it, one or two to confirm convergence.
+_GRAM_PASSES = 4
+
+
+def _gram_cost(problem: Problem) -> float:
+    """``A^T A`` (``n d**2`` flops with ``syrk``), its Cholesky factor and inverse
+    (``2 d**3 / 3``), and the passes of the refinement, in the units of :func:`_pass_cost`."""
+    n, d = problem.n, problem.d
+    itemsize = numpy_dtype(problem.dtype).itemsize
+    flops = n * d**2 + 2 * d**3 / 3
+    return flops * itemsize / (8 * _BLAS3_FLOPS_PER_BYTE) + _GRAM_PASSES * _pass_cost(problem)
 
 
 def _predicted_cost(oversampling: float, d: int, pass_cost: float) -> float:

@@ -6,6 +6,7 @@ LAPACK (``scipy.linalg.lstsq``), Householder QR, ``pinv`` and an exact solution 
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import mpmath
@@ -14,6 +15,7 @@ import scipy.linalg
 
 from sketchla.errors import ConvergenceWarning
 from sketchla.lstsq import lstsq
+from sketchla.testing import eps
 
 U64 = float(np.finfo(np.float64).eps) / 2  # unit roundoff of float64
 
@@ -115,3 +117,21 @@ def lstsq_recording(A, b, **options):
         warnings.simplefilter("always", ConvergenceWarning)
         result = lstsq(A, b, **options)
     return result, caught
+
+
+def lapack(A, b):
+    return scipy.linalg.lstsq(np.asarray(A, np.float64), np.asarray(b, np.float64))[0]
+
+
+def agreement_bound(A, b, x_ref, dtype) -> float:
+    """Relative distance allowed between two backward-stable solutions in ``dtype``:
+    ``8 eps (sqrt(d) + kappa + kappa**2 ||r|| / (||A|| ||x||))``. The ``sqrt(d)`` term covers
+    the rounding of a well-conditioned solve (measured: up to ``5 eps (1 + kappa)`` at
+    ``kappa = 1``, d = 20); at ``kappa >= 100`` the measured distance is below ``0.1 eps``
+    times the sensitivity, so the margin there is large (the tight forward-error checks are
+    the mpmath ones in ``test_lstsq_accuracy``). Several right-hand sides: the worst column."""
+    d = A.shape[1]
+    columns = [x_ref] if np.ndim(x_ref) == 1 else list(np.asarray(x_ref).T)
+    rhs = [b] if np.ndim(b) == 1 else list(np.asarray(b).T)
+    level = max(backward_stable_level(A, bj, xj, 1.0) for bj, xj in zip(rhs, columns, strict=True))
+    return 8 * eps(dtype) * (math.sqrt(d) + level)

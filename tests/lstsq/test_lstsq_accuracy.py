@@ -18,6 +18,7 @@ import pytest
 import scipy.linalg
 from _lstsq_problems import (
     U64,
+    agreement_bound,
     backward_stable_level,
     coherent_identity,
     coherent_scaled,
@@ -25,6 +26,7 @@ from _lstsq_problems import (
     exact_lstsq,
     gaussian,
     householder,
+    lapack,
     lstsq_recording,
     rank_deficient,
     relative,
@@ -34,25 +36,6 @@ from sketchla import sketch_operator
 from sketchla.lstsq import lstsq
 from sketchla.random import Generator
 from sketchla.testing import eps
-
-
-def lapack(A, b):
-    return scipy.linalg.lstsq(np.asarray(A, np.float64), np.asarray(b, np.float64))[0]
-
-
-def agreement_bound(A, b, x_ref, dtype) -> float:
-    """Relative distance allowed between two backward-stable solutions in ``dtype``:
-    ``8 eps (sqrt(d) + kappa + kappa**2 ||r|| / (||A|| ||x||))``. The ``sqrt(d)`` term covers
-    the rounding of a well-conditioned solve (measured: up to ``5 eps (1 + kappa)`` at
-    ``kappa = 1``, d = 20); at ``kappa >= 100`` the measured distance is below ``0.1 eps``
-    times the sensitivity, so the margin there is large (the tight forward-error checks are
-    the mpmath ones below)."""
-    d = A.shape[1]
-    columns = [x_ref] if np.ndim(x_ref) == 1 else list(np.asarray(x_ref).T)
-    rhs = [b] if np.ndim(b) == 1 else list(np.asarray(b).T)
-    level = max(backward_stable_level(A, bj, xj, 1.0) for bj, xj in zip(rhs, columns, strict=True))
-    return 8 * eps(dtype) * (math.sqrt(d) + level)
-
 
 # -- against LAPACK --------------------------------------------------------------------------
 
@@ -73,12 +56,16 @@ def _multi(problem):
     return A, np.column_stack([b, A @ rng.standard_normal(A.shape[1]), rng.standard_normal(b.size)])
 
 
+METHODS = ["sketch_and_precondition", "gram_precondition"]
+
+
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("problem", list(PROBLEMS))
-def test_matches_lapack(problem, seed):
+def test_matches_lapack(problem, seed, method):
     A, b = PROBLEMS[problem](seed)
-    result = lstsq(A, b, seed=seed)
-    assert result.method == "sketch_and_precondition"
+    result = lstsq(A, b, method=method, seed=seed)
+    assert result.method == method  # kappa <= 1e6: the Gram preconditioner is accepted
     assert result.converged
     assert result.x.shape == (A.shape[1], *b.shape[1:])
     x_ref = lapack(A, b)
@@ -120,12 +107,13 @@ def test_zero_columns_and_duplicated_columns_are_rank_deficiency_too():
     assert result.x[10] == 0.0 or abs(result.x[10]) <= 1e3 * eps("float64") * np.linalg.norm(x_ref)
 
 
+@pytest.mark.parametrize("method", ["auto", "sketch_and_precondition"])
 @pytest.mark.parametrize("kappa", [1.0, 1e2, 1e3])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_float32_is_accurate_to_float32_precision(kappa, seed):
+def test_float32_is_accurate_to_float32_precision(kappa, seed, method):
     A, b = conditioned(3000, 20, kappa, seed, noise=1e-2)
     A32, b32 = A.astype(np.float32), b.astype(np.float32)
-    result = lstsq(A32, b32, seed=seed)
+    result = lstsq(A32, b32, method=method, seed=seed)
     assert result.x.dtype == np.float32
     assert result.converged
     x_ref = lapack(A32, b32)  # float64 solution of the float32 data: exact at float32 level
@@ -140,25 +128,36 @@ FORWARD_SEEDS = range(24)
 
 
 @functools.cache
-def forward_case(n, d, kappa, seed):
-    """``(A, b, x_true, x_sketchla, converged, x_qr)`` for one conditioned problem."""
+def exact_case(n, d, kappa, seed):
+    """``(A, b, x_true, x_qr)`` for one conditioned problem (mpmath reference, LAPACK QR)."""
     A, b = conditioned(n, d, kappa, seed)
-    x_true = exact_lstsq(A, b)
-    result, caught = lstsq_recording(A, b, seed=seed)
+    return A, b, exact_lstsq(A, b), householder(A, b)
+
+
+@functools.cache
+def forward_case(n, d, kappa, seed, method="auto"):
+    """``(A, b, x_true, x_sketchla, converged, x_qr)`` for one conditioned problem. ``"auto"``
+    takes the Gram preconditioner up to ``kappa ~ 1e7`` and the sketch beyond."""
+    A, b, x_true, x_qr = exact_case(n, d, kappa, seed)
+    result, caught = lstsq_recording(A, b, method=method, seed=seed)
     assert result.converged == (not caught)  # the warning is emitted exactly when not converged
-    return A, b, x_true, result.x, result.converged, householder(A, b)
+    return A, b, x_true, result.x, result.converged, x_qr
 
 
+FORWARD_METHODS = ["auto", "sketch_and_precondition"]
+
+
+@pytest.mark.parametrize("method", FORWARD_METHODS)
 @pytest.mark.parametrize("kappa", [1e2, 1e6, 1e10])
 @pytest.mark.parametrize(("n", "d"), FORWARD_SHAPES)
-def test_forward_error_is_at_the_backward_stable_level_when_converged(n, d, kappa):
+def test_forward_error_is_at_the_backward_stable_level_when_converged(n, d, kappa, method):
     """Forward stability: whenever lstsq reports convergence, its error against the exact
     solution is below ``u (kappa + kappa**2 ||r|| / (||A|| ||x||))``, the level a
     backward-stable solver guarantees (measured: at most 0.17 of it over 360 problems;
     Householder QR reaches 0.3 of it)."""
     converged = 0
     for seed in FORWARD_SEEDS:
-        A, b, x_true, x, ok, _ = forward_case(n, d, kappa, seed)
+        A, b, x_true, x, ok, _ = forward_case(n, d, kappa, seed, method)
         if not ok:
             continue
         converged += 1
@@ -179,12 +178,13 @@ def test_forward_error_is_at_the_backward_stable_level_when_converged(n, d, kapp
     ],
     ids=str,
 )
-def test_forward_error_within_10x_of_householder_qr(n, d, kappa):
+@pytest.mark.parametrize("method", FORWARD_METHODS)
+def test_forward_error_within_10x_of_householder_qr(n, d, kappa, method):
     """The forward-error claim: within 10x of LAPACK Householder QR's error, against an exact
     reference (LAPACK's own answer is too inaccurate to judge by at kappa = 1e10)."""
     failures = []
     for seed in FORWARD_SEEDS:
-        _, _, x_true, x, _, x_qr = forward_case(n, d, kappa, seed)
+        _, _, x_true, x, _, x_qr = forward_case(n, d, kappa, seed, method)
         floor = U64 * np.linalg.norm(x_true)  # one rounding of the answer
         error, error_qr = np.linalg.norm(x - x_true), np.linalg.norm(x_qr - x_true)
         if error > 10 * max(error_qr, floor):
@@ -199,9 +199,8 @@ RESTART_CASES = [(600, 6, 1e6, 20), (600, 6, 1e10, 20), (600, 6, 1e10, 23)]
 def test_no_spurious_restarts_on_heavy_ball_transients(n, d, kappa, seed):
     # regression: a restart test on "step > 3 x best" mistook heavy ball's non-monotone
     # transient for divergence and crawled at eps = 0.95
-    A, b = conditioned(n, d, kappa, seed)
-    x_true = exact_lstsq(A, b)
-    result, caught = lstsq_recording(A, b, seed=seed)
+    A, b, x_true, _ = exact_case(n, d, kappa, seed)
+    result, caught = lstsq_recording(A, b, method="sketch_and_precondition", seed=seed)
     assert relative(result.x, x_true) <= backward_stable_level(A, b, x_true, U64)
     assert result.converged
     assert not caught
@@ -226,8 +225,7 @@ def heavy_ball(A, b, S, iterations):
 def test_plain_heavy_ball_converges_with_the_same_sketch(n, d, kappa, seed):
     """The control for the restart bug: the sketch lstsq draws is a good embedding, and the
     plain iteration converges to the backward-stable level on these problems."""
-    A, b = conditioned(n, d, kappa, seed)
-    x_true = exact_lstsq(A, b)
+    A, b, x_true, _ = exact_case(n, d, kappa, seed)
     m = lstsq(A, b, method="sketch_and_solve", seed=seed).sketch_size
     S = sketch_operator("saso", m, n, seed=Generator(seed))  # lstsq's: a child of Generator(seed)
     # the operator lstsq draws: the same sketch-and-solve solution on a well-conditioned
@@ -246,7 +244,7 @@ def test_tiny_d_gaussian_problems_converge_without_warning(n, d, seed):
     # regression: the Marchenko-Pastur edge sqrt(d / m) alone underestimates the distortion of
     # a sketch of a one- or two-dimensional subspace
     A, b = gaussian(n, d, seed)
-    result, caught = lstsq_recording(A, b, seed=seed)
+    result, caught = lstsq_recording(A, b, method="sketch_and_precondition", seed=seed)
     assert relative(result.x, lapack(A, b)) <= 1e-10  # the answer itself is nearly there
     assert result.converged
     assert not caught
@@ -255,6 +253,7 @@ def test_tiny_d_gaussian_problems_converge_without_warning(n, d, seed):
 # -- residual optimality ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("method", ["auto", "sketch_and_precondition"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize(
     "problem",
@@ -267,7 +266,7 @@ def test_tiny_d_gaussian_problems_converge_without_warning(n, d, seed):
     ],
     ids=lambda p: f"{p[0]}-{p[1]}",
 )
-def test_residual_is_optimal(dtype, problem):
+def test_residual_is_optimal(dtype, problem, method):
     """``||A^T r|| <= c eps ||A|| (||r|| + ||A|| ||x||)`` with ``c = 4 sqrt(d)``: what a
     backward-stable solution satisfies (``A^T r = -dA^T r + A^T dA x`` for a perturbation
     ``||dA|| <= eps ||A||``). Measured: at most ``3.2 eps`` (float32 and float64, d = 20) against
@@ -284,7 +283,7 @@ def test_residual_is_optimal(dtype, problem):
     else:
         A, b = conditioned(n, d, kappa, seed=5, noise=1.0 if kind == "kappa" else 0.0)
     A, b = A.astype(dtype), b.astype(dtype)
-    result = lstsq(A, b, seed=1)
+    result = lstsq(A, b, method=method, seed=1)
     assert result.converged
     Al, xl = A.astype(np.longdouble), result.x.astype(np.longdouble)
     r = b.astype(np.longdouble) - Al @ xl
@@ -311,9 +310,8 @@ def iteration_counts(n, kappa, noise):
     counts, predicted = [], None
     for seed in range(3):
         A, b = conditioned(n, 20, kappa, seed, noise=noise)
-        result = lstsq(A, b, seed=seed)
+        result = lstsq(A, b, method="sketch_and_precondition", seed=seed)
         assert result.converged, (n, kappa, seed)
-        assert result.method == "sketch_and_precondition"
         assert len(result.residual_norms) == result.iterations + 1
         counts.append(result.iterations)
         # error contraction sqrt(d / m) per step from O(1) to the unit roundoff

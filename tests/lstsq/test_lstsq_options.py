@@ -8,10 +8,9 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from _lstsq_problems import conditioned, gaussian, lstsq_recording, relative
+from _lstsq_problems import conditioned, gaussian, lapack, lstsq_recording, relative
 
 from sketchla._array import device, to_numpy
 from sketchla.errors import ConvergenceWarning
@@ -23,10 +22,6 @@ from sketchla.testing import assert_close, assert_equal, eps
 TIGHT = 1e3 * eps("float64")  # well-conditioned float64 problems: a few hundred ulps
 
 
-def lapack(A, b):
-    return scipy.linalg.lstsq(np.asarray(A, np.float64), np.asarray(b, np.float64))[0]
-
-
 def scaled(n, d, seed, decades=2.0):
     """Gaussian with columns scaled over ``decades`` orders of magnitude (cond ~ 10**decades)."""
     A, b = gaussian(n, d, seed)
@@ -36,15 +31,16 @@ def scaled(n, d, seed, decades=2.0):
 # -- ridge -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("method", ["sketch_and_precondition", "gram_precondition"])
 @pytest.mark.parametrize("damp", [1e-3, 0.3, 10.0, 300.0])
 @pytest.mark.parametrize("k", [None, 2])
-def test_ridge_matches_the_normal_equations(damp, k):
+def test_ridge_matches_the_normal_equations(damp, k, method):
     n, d = 3000, 20
     A, b = scaled(n, d, seed=1)
     if k:
         b = np.column_stack([b, A @ np.ones(d)])
-    result = lstsq(A, b, damp=damp, seed=0)
-    assert result.method == "sketch_and_precondition"
+    result = lstsq(A, b, damp=damp, method=method, seed=0)
+    assert result.method == method
     assert result.converged
     normal = A.T @ A + damp**2 * np.eye(d)
     x_ref = np.linalg.solve(normal, A.T @ b)
@@ -189,7 +185,10 @@ def test_sparse_and_operator_input_agree_with_dense(convert, method):
     result = lstsq(convert(A), b, method=method, seed=3)
     assert isinstance(result.x, np.ndarray)
     assert result.x.dtype == np.float64
-    assert result.method == dense.method
+    if method == "auto":  # the Gram matrix is formed for dense A only
+        assert (dense.method, result.method) == ("gram_precondition", "sketch_and_precondition")
+    else:
+        assert result.method == dense.method == method
     if method == "sketch_and_solve":  # the same sketch: the same answer up to rounding
         assert relative(result.x, dense.x) <= TIGHT
     else:
@@ -211,12 +210,15 @@ def test_float32_sparse_stays_float32():
 # -- x0 and callback -------------------------------------------------------------------------
 
 
-def test_x0_at_the_solution_needs_at_most_a_step_or_two():
+@pytest.mark.parametrize("method", ["sketch_and_precondition", "gram_precondition"])
+def test_x0_at_the_solution_needs_at_most_a_step_or_two(method):
     A, b = scaled(3000, 20, seed=10)
     x_ref = lapack(A, b)
-    cold = lstsq(A, b, seed=0)
-    warm = lstsq(A, b, x0=x_ref, seed=0)
-    assert warm.iterations <= 2 < cold.iterations
+    cold = lstsq(A, b, method=method, seed=0)
+    warm = lstsq(A, b, x0=x_ref, method=method, seed=0)
+    assert warm.iterations <= 2
+    if method == "sketch_and_precondition":  # (the Gram route's cold start is as close)
+        assert warm.iterations < cold.iterations
     assert relative(warm.x, x_ref) <= TIGHT
     assert warm.residual_norms[0] == pytest.approx(np.linalg.norm(A @ x_ref - b), rel=1e-12)
 
@@ -251,6 +253,8 @@ def test_x0_for_several_right_hand_sides():
     [
         ((3000, 20), None, "sketch_and_precondition"),
         ((3000, 20), 3, "sketch_and_precondition"),
+        ((3000, 20), None, "gram_precondition"),
+        ((3000, 20), 3, "gram_precondition"),
         ((30, 500), None, "sketch_and_precondition"),
         ((3000, 20), None, "sketch_and_solve"),
         ((3000, 20), None, "direct"),
@@ -275,7 +279,7 @@ def test_callback_is_called_once_per_iteration_with_x(shape, k, method):
         assert_equal(seen[-1], result.x)  # the last iterate is the answer
     if len(seen) > 2:  # and the iterates approach it
         assert relative(seen[0], result.x) > relative(seen[-2], result.x)
-    if method == "sketch_and_precondition":
+    if method in ("sketch_and_precondition", "gram_precondition"):
         assert result.iterations > 0
 
 
@@ -326,13 +330,15 @@ def test_every_sketch_family_preconditions_to_full_accuracy(sketch):
 # -- tol, maxiter, method choice -------------------------------------------------------------
 
 
+@pytest.mark.parametrize("method", ["sketch_and_precondition", "gram_precondition"])
 @pytest.mark.parametrize("tol", [1e-3, 1e-6, 1e-10])
-def test_tol_is_lsqr_stopping_rule(tol):
+def test_tol_is_lsqr_stopping_rule(tol, method):
     A, b = scaled(3000, 20, seed=18, decades=3)
-    result = lstsq(A, b, tol=tol, seed=0)
-    full = lstsq(A, b, seed=0)
+    result = lstsq(A, b, tol=tol, method=method, seed=0)
+    full = lstsq(A, b, method=method, seed=0)
     assert result.converged
-    assert result.iterations < full.iterations
+    if method == "sketch_and_precondition":  # (the Gram route needs a step or two anyway)
+        assert result.iterations < full.iterations
     r = b - A @ result.x
     # ||A^T r|| <= tol ||A|| ||r||, with ||A|| estimated from the sketch (within 1 +- eps)
     assert np.linalg.norm(A.T @ r) <= 2 * tol * np.linalg.norm(A, 2) * np.linalg.norm(r)
@@ -351,12 +357,14 @@ def test_tol_stops_on_a_small_residual_too():
 def test_non_convergence_warns_and_says_so():
     A, b = scaled(3000, 20, seed=20, decades=4)
     with pytest.warns(ConvergenceWarning, match=r"lstsq stopped after 1 iterations"):
-        result = lstsq(A, b, maxiter=1, tol=1e-15, seed=0)
+        result = lstsq(A, b, maxiter=1, tol=1e-15, method="sketch_and_precondition", seed=0)
     assert result.converged is False
     assert result.iterations == 1
     assert result.error_estimate > 1e-15
     with pytest.warns(ConvergenceWarning, match="estimated relative error"):
-        result = lstsq(A, np.column_stack([b, b]), maxiter=2, seed=0)
+        result = lstsq(
+            A, np.column_stack([b, b]), maxiter=2, method="sketch_and_precondition", seed=0
+        )
     assert result.converged is False
     assert result.error_estimate.shape == (2,)
 
@@ -370,13 +378,21 @@ def test_maxiter_zero_is_not_convergence():
     assert caught
 
 
-@pytest.mark.parametrize(("n", "expected"), [(79, "direct"), (80, "sketch_and_precondition")])
-def test_auto_sketches_when_the_sketch_is_at_most_half_the_rows(n, expected):
-    # oversampling 4, d = 10: m = 40; sketching when 2 m <= n
+@pytest.mark.parametrize(
+    ("n", "kind", "expected"),
+    [
+        (79, "dense", "direct"),
+        (80, "dense", "gram_precondition"),  # cheaper than a sketch at this size
+        (79, "csr", "direct"),
+        (80, "csr", "sketch_and_precondition"),
+    ],
+)
+def test_auto_iterates_when_the_sketch_is_at_most_half_the_rows(n, kind, expected):
+    # oversampling 4, d = 10: m = 40; iterating when 2 m <= n
     A, b = gaussian(n, 10, seed=21)
-    result = lstsq(A, b, oversampling=4, seed=0)
+    result = lstsq(A if kind == "dense" else sp.csr_array(A), b, oversampling=4, seed=0)
     assert result.method == expected
-    assert result.sketch_size == (40 if expected != "direct" else 0)
+    assert result.sketch_size == (40 if expected == "sketch_and_precondition" else 0)
     assert relative(result.x, lapack(A, b)) <= TIGHT
 
 
@@ -485,7 +501,13 @@ def test_every_backend_with_options(backend):
 def test_callback_sees_the_backend_s_arrays(backend):
     A, b = scaled(2000, 10, seed=27)
     seen = []
-    lstsq(backend.asarray(A), backend.asarray(b), seed=0, callback=seen.append)
+    lstsq(
+        backend.asarray(A),
+        backend.asarray(b),
+        method="sketch_and_precondition",
+        seed=0,
+        callback=seen.append,
+    )
     assert seen
     like = backend.asarray(b)
     assert all(type(x) is type(like) for x in seen), {type(x).__name__ for x in seen}
