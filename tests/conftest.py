@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -116,6 +117,27 @@ def xp(backend: Backend) -> ModuleType:
 @pytest.fixture
 def device(backend: Backend) -> Any:
     return backend.device
+
+
+#: Test folders that make thousands of small LAPACK calls: their modules run with one BLAS thread.
+ONE_BLAS_THREAD_FOLDERS = ("lstsq", "lowrank")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread(request):
+    """Single-threaded BLAS for the modules of :data:`ONE_BLAS_THREAD_FOLDERS`. Under
+    ``pytest -n 2`` on two cores OpenBLAS's default thread pool oversubscribes the machine, and
+    each small call then waits on spinning threads (measured: 1 ms -> 230 ms per
+    ``np.linalg.qr`` of a 1500 x 20 matrix; 0.05 s -> 17 s for 20 range finders on a 300 x 200
+    matrix). One thread changes no result those tests check: every tolerance allows for
+    rounding differences."""
+    if Path(str(request.path)).parent.name not in ONE_BLAS_THREAD_FOLDERS:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture(params=["float32", "float64"])

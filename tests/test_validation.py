@@ -72,3 +72,25 @@ def test_check_dtype_resolves_names_and_foreign_dtypes():
     assert v.check_dtype(None, txp) is torch.get_default_dtype()
     with pytest.raises(TypeError, match="dtype must be a real floating dtype of torch"):
         v.check_dtype("int32", txp)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("where", [0, 7, -1])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_check_finite_finds_one_bad_entry_anywhere(backend, dtype, where, bad):
+    """``check_finite`` first tries the sum (a finite sum proves every entry finite): one NaN or
+    infinity anywhere, of either sign, must still be found, on every backend."""
+    x = np.ones((4, 5), dtype=dtype)
+    x.flat[where] = bad
+    with pytest.raises(ValueError, match="x must hold only finite values"):
+        v.check_finite(backend.asarray(x), "x")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_check_finite_accepts_finite_entries_whose_sum_overflows(backend, dtype):
+    """Finite entries near the largest float overflow the sum to infinity, and opposite
+    infinities would make it NaN: the entries are then inspected, and accepted."""
+    big = np.finfo(dtype).max / 2
+    x = np.array([[big, big, big], [-big, -big, -big]], dtype=dtype)
+    v.check_finite(backend.asarray(x), "x")
+    v.check_finite(backend.asarray(x[:1]), "x")

@@ -23,6 +23,7 @@ SECTIONS: tuple[str, ...] = (
     "sketchla.demo.random_numbers",
     "sketchla.demo.sketching",
     "sketchla.demo.least_squares",
+    "sketchla.demo.low_rank",
 )
 
 

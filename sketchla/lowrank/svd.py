@@ -1,0 +1,254 @@
+"""Randomized SVD: ``A ~ U diag(s) Vh`` of rank ``k`` (Halko, Martinsson & Tropp 2011, Algorithm
+5.1), or of the smallest rank that meets a tolerance (blocked randQB with the error indicator of
+Yu, Gu & Li, "Efficient randomized algorithms for the fixed-precision low-rank matrix
+approximation", SIMAX 2018).
+
+Fixed rank: ``Q = range_finder(A, k)``, ``B = Q^T A`` (``l x n``), the SVD ``B = U_B s Vh``, and
+``U = Q U_B``, truncated to ``k``. Expected error (Gaussian test matrix, ``q = 0``, HMT Theorem
+10.6): ``E ||A - U diag(s) Vh|| <= (1 + sqrt(k / (p - 1))) sigma_{k+1}
++ e sqrt(k + p) / p * sqrt(sum_{j>k} sigma_j**2)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import _validation as v
+from .._array import array_namespace
+from .._array.namespace import numpy_dtype
+from ._matrix import Matrix, check_family, check_rank
+from .range_finder import _check_normalizer, _range, cholesky_qr, orthonormalize
+
+__all__ = ["SVDResult", "rsvd"]
+
+
+@dataclass(frozen=True)
+class SVDResult:
+    """``A ~ U @ diag(s) @ Vh``: ``U`` (``m x k``) and ``Vh`` (``k x n``) with orthonormal
+    columns and rows, ``s`` non-increasing and non-negative. Signs: the entry of largest
+    magnitude in each column of ``U`` is positive."""
+
+    U: Any
+    s: Any
+    Vh: Any
+
+    def __iter__(self):  # U, s, Vh = rsvd(...)
+        return iter((self.U, self.s, self.Vh))
+
+
+def rsvd(
+    A: Any,
+    k: int | None = None,
+    *,
+    tol: float | None = None,
+    oversampling: int = 10,
+    power_iters: int = 2,
+    normalizer: str = "cholqr",
+    sketch: str = "gaussian",
+    block_size: int | None = None,
+    seed: Any = None,
+) -> SVDResult:
+    """Randomized truncated SVD, of rank ``k`` or to a relative Frobenius tolerance ``tol``.
+
+    Parameters
+    ----------
+    A : array, scipy.sparse matrix or scipy.sparse.linalg.LinearOperator
+        ``(m, n)``; only products with ``A`` and ``A.T`` are used.
+    k : int, optional
+        The rank. With ``tol``, the largest rank allowed (default ``min(m, n)``).
+    tol : float, optional
+        Find the rank: the smallest ``k`` (in steps of ``block_size``, then trimmed) with
+        ``||A - U diag(s) Vh||_F <= tol * ||A||_F``, by blocked randQB with the error indicator
+        ``||A||_F**2 - ||B||_F**2`` (Yu, Gu & Li 2018). At least one of ``k`` and ``tol``. The
+        indicator resolves ``tol`` down to ``sqrt(100 u)`` (``u`` the unit roundoff: 1.1e-7 in
+        float64, 2.4e-3 in float32); a smaller ``tol`` is an error.
+    oversampling, power_iters, normalizer, sketch
+        As for :func:`~sketchla.lowrank.range_finder`.
+    block_size : int, optional
+        Columns added per step with ``tol`` (default ``max(8, min(m, n) // 64)``, at most 256).
+    seed : None, int or sketchla.random.Generator
+
+    Returns
+    -------
+    SVDResult
+        Of ``A``'s namespace (NumPy for sparse or operator ``A``) and floating dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sketchla.lowrank import rsvd
+    >>> rng = np.random.default_rng(0)
+    >>> A = rng.standard_normal((400, 10)) @ rng.standard_normal((10, 300))  # rank 10
+    >>> U, s, Vh = rsvd(A, 10, seed=0)
+    >>> bool(np.allclose(U @ np.diag(s) @ Vh, A))
+    True
+    >>> rsvd(A, tol=1e-6, seed=0).s.shape
+    (10,)
+    """
+    matrix = Matrix.from_input(A)
+    if k is None and tol is None:
+        raise TypeError("rsvd needs the rank k, a tolerance tol, or both")
+    if k is not None:
+        k = check_rank(k, matrix.shape)
+    oversampling = v.check_int(oversampling, "oversampling", minimum=0)
+    power_iters = v.check_int(power_iters, "power_iters", minimum=0)
+    normalizer = _check_normalizer(normalizer)
+    sketch = check_family(sketch)
+    generator = v.check_seed(seed)
+    if tol is not None:
+        tol = _check_tol(tol)
+        resolution = math.sqrt(_ROUNDING * float(np.finfo(numpy_dtype(matrix.dtype)).eps) / 2)
+        if tol < resolution:
+            raise ValueError(
+                f"tol must be at least {resolution:.1e} for {numpy_dtype(matrix.dtype)} A: the "
+                f"error indicator ||A||_F^2 - ||B||_F^2 cannot resolve less, got {tol!r}"
+                + (
+                    " (float64 A resolves 1.1e-07)"
+                    if numpy_dtype(matrix.dtype) != np.float64
+                    else ""
+                )
+            )
+        limit = k if k is not None else min(matrix.shape)
+        block = _check_block(block_size, matrix.shape)
+        Q, B = _randqb(matrix, tol, limit, block, power_iters, normalizer, sketch, generator)
+        return _svd_of_qb(Q, B, None, tol=tol, total=_frobenius_squared(matrix))
+    Q = _range(matrix, k + oversampling, power_iters, normalizer, sketch, generator)
+    B = matrix.xp.matrix_transpose(matrix.rmatmul(Q))  # Q^T A
+    return _svd_of_qb(Q, B, k)
+
+
+def _svd_of_qb(Q: Any, B: Any, k: int | None, *, tol: float = 0.0, total: float = 0.0):
+    """The SVD of ``Q B`` from that of the small ``B``, truncated to ``k`` (or, with ``tol``,
+    to the fewest singular values whose tail stays within ``tol**2 * total``)."""
+    xp = array_namespace(B)
+    U_B, s, Vh = _wide_svd(B)
+    if k is None:  # tail sum of squares, including what B missed: total - ||B||_F^2
+        squares = xp.astype(s, xp.float64) ** 2
+        captured = float(xp.sum(squares))
+        tails = [float(value) for value in xp.cumulative_sum(xp.flip(squares))][::-1]
+        missed = total - captured  # below the rounding of the difference, nothing was missed
+        missed = missed if missed > _ROUNDING * _unit_roundoff(B) * total else 0.0
+        k = 1
+        while k < s.shape[0] and tails[k] + missed > tol**2 * total:
+            k += 1
+    U = Q @ U_B[:, :k]
+    U, Vh = _flip_signs(U, Vh[:k, :])
+    return SVDResult(U, s[:k], Vh)
+
+
+def _wide_svd(B: Any) -> tuple[Any, Any, Any]:
+    """The thin SVD of a wide ``B`` (``l x n``, ``l <= n``) from a QR of ``B^T``: ``B^T = Q R``,
+    ``R = U_R s V_R^T``, so ``B = V_R s (Q U_R)^T``. The QR is a Cholesky QR when ``B`` is well
+    enough conditioned for it (see :func:`~sketchla.lowrank.range_finder.cholesky_qr`), and
+    then this is several times faster than LAPACK's SVD of ``B`` itself."""
+    xp = array_namespace(B)
+    if B.shape[0] > B.shape[1]:
+        return xp.linalg.svd(B, full_matrices=False)
+    Q, R = cholesky_qr(xp.matrix_transpose(B))
+    U_R, s, V_Rt = xp.linalg.svd(R)
+    return xp.matrix_transpose(V_Rt), s, xp.matrix_transpose(Q @ U_R)
+
+
+def _flip_signs(U: Any, Vh: Any) -> tuple[Any, Any]:
+    """Make the entry of largest magnitude of each column of ``U`` positive (scikit-learn's
+    ``svd_flip``): a sign convention independent of the LAPACK in use."""
+    xp = array_namespace(U)
+    rows = xp.argmax(xp.abs(U), axis=0)
+    picked = xp.take_along_axis(U, xp.reshape(rows, (1, -1)), axis=0)[0, :]
+    signs = 1 - 2 * xp.astype(picked < 0, U.dtype)
+    return U * signs, Vh * xp.reshape(signs, (-1, 1))
+
+
+# -- fixed precision --------------------------------------------------------------------------
+
+
+def _randqb(matrix: Matrix, tol, limit, block, power_iters, normalizer, sketch, generator):
+    """Blocked randQB_EI (Yu, Gu & Li 2018, Algorithm 2): ``Q`` grows by ``block`` orthonormal
+    columns at a time, each found in the range of ``A - Q B`` (with ``power_iters`` subspace
+    iterations on it) and re-orthogonalised against ``Q``; ``B = Q^T A`` grows by the new rows.
+    ``||A - Q B||_F**2 = ||A||_F**2 - ||B||_F**2`` (exact for orthonormal ``Q``) is the
+    indicator: stop below ``tol**2 ||A||_F**2``."""
+    xp = matrix.xp
+    total = _frobenius_squared(matrix)
+    target = tol**2 * total
+    m, n = matrix.shape
+    Q = xp.zeros((m, 0), dtype=matrix.dtype, device=matrix.device)
+    B = xp.zeros((0, n), dtype=matrix.dtype, device=matrix.device)
+    remaining = total
+    floor = _ROUNDING * _unit_roundoff(B) * total  # what ||A||_F^2 - ||B||_F^2 can resolve
+    while Q.shape[1] < limit and remaining > max(target, floor):
+        width = min(block, limit - Q.shape[1])
+        S = matrix.test_matrix(sketch, width, generator)
+        Y = matrix.times_sketch(S) - Q @ xp.asarray(S.apply(B, axis=1))  # (A - Q B) S^T
+        for _ in range(power_iters):
+            Z = _residual_rmatmul(matrix, Q, B, orthonormalize(Y, normalizer))
+            Y = _residual_matmul(matrix, Q, B, orthonormalize(Z, normalizer))
+        Q_i = orthonormalize(Y, "qr")
+        Q_i = orthonormalize(Q_i - Q @ (xp.matrix_transpose(Q) @ Q_i), "qr")  # twice is enough
+        B_i = xp.matrix_transpose(matrix.rmatmul(Q_i))
+        Q, B = xp.concat([Q, Q_i], axis=1), xp.concat([B, B_i], axis=0)
+        remaining -= _frobenius_squared_of(B_i)
+    return Q, B
+
+
+#: The indicator ``||A||_F**2 - ||B||_F**2`` is a difference of sums accurate to some units of
+#: roundoff of ``||A||_F**2`` (``B`` is rounded to the dtype): below ``_ROUNDING * u ||A||_F**2``
+#: it is taken as zero, and ``tol`` must be at least ``sqrt(_ROUNDING * u)``.
+_ROUNDING = 100
+
+
+def _unit_roundoff(X: Any) -> float:
+    return float(np.finfo(numpy_dtype(X.dtype)).eps) / 2
+
+
+def _residual_matmul(matrix: Matrix, Q: Any, B: Any, X: Any) -> Any:
+    """``(A - Q B) X``."""
+    return matrix.matmul(X) - Q @ (B @ X)
+
+
+def _residual_rmatmul(matrix: Matrix, Q: Any, B: Any, Y: Any) -> Any:
+    """``(A - Q B)^T Y``."""
+    xp = matrix.xp
+    return matrix.rmatmul(Y) - xp.matrix_transpose(B) @ (xp.matrix_transpose(Q) @ Y)
+
+
+def _frobenius_squared_of(X: Any) -> float:
+    """``||X||_F**2`` accumulated in float64."""
+    xp = array_namespace(X)
+    wide = xp.astype(X, xp.float64) if numpy_dtype(X.dtype) != np.float64 else X
+    return float(xp.sum(wide * wide))
+
+
+def _frobenius_squared(matrix: Matrix) -> float:
+    """``||A||_F**2``: from the entries for dense and sparse ``A``; for an operator, from its
+    products with the identity's columns, a block at a time."""
+    xp = matrix.xp
+    if matrix.kind == "dense":
+        return _frobenius_squared_of(matrix.A)
+    if matrix.kind == "sparse":
+        return float((matrix.A.data.astype(np.float64) ** 2).sum())
+    n, total, block = matrix.shape[1], 0.0, 256
+    for lo in range(0, n, block):
+        E = xp.zeros((n, min(block, n - lo)), dtype=matrix.dtype)
+        E[lo : lo + E.shape[1], :] = xp.eye(E.shape[1], dtype=matrix.dtype)
+        columns = matrix.matmul(E)
+        total += float(xp.sum(columns * columns))
+    return total
+
+
+def _check_tol(tol: Any) -> float:
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)):
+        raise TypeError(f"tol must be a number in (0, 1), got {tol!r}")
+    if not 0 < tol < 1 or not math.isfinite(tol):
+        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+    return float(tol)
+
+
+def _check_block(block_size: Any, shape: tuple[int, int]) -> int:
+    if block_size is None:
+        return min(256, max(8, min(shape) // 64))
+    return v.check_int(block_size, "block_size", minimum=1)
