@@ -35,6 +35,7 @@ def run(context: DemoContext) -> SectionResult:
         At = torch.from_numpy(A)
 
         def torch_svd():
+            torch.manual_seed(0)  # svd_lowrank draws from torch's global generator
             U, s, V = torch.svd_lowrank(At, q=k + 10, niter=2)
             return U[:, :k].numpy(), s[:k].numpy(), V[:, :k].numpy().T
 
