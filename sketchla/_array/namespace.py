@@ -26,6 +26,7 @@ __all__ = [
     "namespace_for",
     "numpy_dtype",
     "to_numpy",
+    "unit_roundoff",
 ]
 
 # Backend names, keyed by the top-level module that defines the array type.
@@ -147,6 +148,18 @@ def numpy_dtype(dtype: Any) -> np.dtype:
     if isinstance(dtype, (np.dtype, type, str)):
         return np.dtype(dtype)
     return np.dtype(str(dtype).rsplit(".", 1)[-1])
+
+
+def unit_roundoff(dtype: Any) -> float:
+    """``u = eps / 2`` of a floating dtype of any library: the bound on one rounding's relative
+    error.
+
+    Examples
+    --------
+    >>> unit_roundoff("float64") == 2.0**-53
+    True
+    """
+    return float(np.finfo(numpy_dtype(dtype)).eps) / 2
 
 
 def device(x: Any) -> Any:

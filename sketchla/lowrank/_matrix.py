@@ -17,9 +17,9 @@ import scipy.sparse.linalg as spla
 
 from .. import _validation as v
 from .._array import array_namespace, device, namespace_for
-from ..sketch.factory import DENSE_KINDS, FAMILIES, sketch_operator
+from ..sketch.factory import DENSE_KINDS, sketch_operator
 
-__all__ = ["Matrix", "check_family", "check_rank"]
+__all__ = ["Matrix", "check_rank"]
 
 
 @dataclass(frozen=True)
@@ -90,12 +90,18 @@ class Matrix:
         :meth:`times_sketch`) is the random sample of ``A``'s range."""
         return sketch_operator(family, width, self.shape[1], seed=generator)
 
+    def test_block(self, S: Any) -> Any:
+        """``S.T`` as a dense ``n x width`` array of ``xp``, ``A``'s device and the results'
+        dtype."""
+        return self.xp.matrix_transpose(
+            S.to_dense(xp=self.xp, device=self.device, dtype=self.dtype)
+        )
+
     def times_sketch(self, S: Any) -> Any:
         """``A @ S.T``. Dense families are formed (``width x n``, small) and multiplied in one
         product; the others are applied as operators."""
         if S.kind in DENSE_KINDS or self.kind == "operator":
-            Omega = S.to_dense(xp=self.xp, device=self.device, dtype=self.dtype)
-            return self.matmul(self.xp.matrix_transpose(Omega))
+            return self.matmul(self.test_block(S))
         return self.xp.asarray(S.apply(self.A, axis=1), dtype=self.dtype)
 
 
@@ -105,9 +111,3 @@ def check_rank(k: Any, shape: tuple[int, int], name: str = "k") -> int:
     if k > min(shape):
         raise ValueError(f"{name} must be at most min(A.shape) = {min(shape)}, got {k}")
     return k
-
-
-def check_family(sketch: Any) -> str:
-    if not isinstance(sketch, str) or sketch not in FAMILIES:
-        raise ValueError(f"sketch must be one of {sorted(FAMILIES)}, got {sketch!r}")
-    return sketch

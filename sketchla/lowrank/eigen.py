@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from .. import _validation as v
-from .._array.namespace import numpy_dtype
-from ._matrix import Matrix, check_family, check_rank
-from .range_finder import _check_normalizer, _range, orthonormalize
+from .._array.namespace import unit_roundoff
+from ._matrix import Matrix, check_rank
+from .range_finder import _range, check_options, orthonormalize
 
 __all__ = ["EighResult", "nystrom", "reigh"]
 
@@ -77,8 +77,10 @@ def reigh(
     """
     matrix = _square(A)
     k = check_rank(k, matrix.shape)
-    options = _options(oversampling, power_iters, normalizer, sketch)
-    Q = _range(matrix, k + options[0], *options[1:], v.check_seed(seed))
+    oversampling, power_iters, sketch, normalizer = check_options(
+        oversampling, power_iters, sketch, normalizer
+    )
+    Q = _range(matrix, k + oversampling, power_iters, normalizer, sketch, v.check_seed(seed))
     xp = matrix.xp
     T = xp.matrix_transpose(Q) @ matrix.matmul(Q)
     T = (T + xp.matrix_transpose(T)) / 2
@@ -130,16 +132,16 @@ def nystrom(
     """
     matrix = _square(A)
     k = check_rank(k, matrix.shape)
-    oversampling, power_iters, _, sketch = _options(oversampling, power_iters, "cholqr", sketch)
+    oversampling, power_iters, sketch, _ = check_options(oversampling, power_iters, sketch)
     xp = matrix.xp
     n = matrix.shape[0]
     width = min(k + oversampling, n)
     S = matrix.test_matrix(sketch, width, v.check_seed(seed))
-    Omega = orthonormalize(xp.matrix_transpose(_dense(S, matrix)), "qr")
+    Omega = orthonormalize(matrix.test_block(S), "qr")
     for _ in range(power_iters):
         Omega = orthonormalize(matrix.matmul(Omega), "qr")
     Y = matrix.matmul(Omega)
-    eps = float(np.finfo(numpy_dtype(Y.dtype)).eps)
+    eps = 2 * unit_roundoff(Y.dtype)
     nu = math.sqrt(n) * eps * float(xp.linalg.vector_norm(Y))  # the shift: of order eps ||A||
     if nu == 0.0:  # A Omega = 0: A is zero (it is PSD and Omega has full rank)
         zeros = xp.zeros((k,), dtype=Y.dtype, device=matrix.device)
@@ -157,21 +159,8 @@ def nystrom(
     return EighResult(w, U[:, :k])
 
 
-def _dense(S: Any, matrix: Matrix) -> Any:
-    return S.to_dense(xp=matrix.xp, device=matrix.device, dtype=matrix.dtype)
-
-
 def _square(A: Any) -> Matrix:
     matrix = Matrix.from_input(A)
     if matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"A must be square, got shape {matrix.shape}")
     return matrix
-
-
-def _options(oversampling, power_iters, normalizer, sketch):
-    return (
-        v.check_int(oversampling, "oversampling", minimum=0),
-        v.check_int(power_iters, "power_iters", minimum=0),
-        _check_normalizer(normalizer),
-        check_family(sketch),
-    )

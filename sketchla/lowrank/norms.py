@@ -135,8 +135,7 @@ def _power(products, matrix: Matrix, power_iters, rtol, alpha, generator) -> Nor
     # a stream of its own: with the seed of the rsvd whose error it checks, the first child
     # would be rsvd's own test matrix, whose range the approximation has captured
     S = matrix.test_matrix("gaussian", _BOUND_VECTORS, generator.spawn(2)[1])
-    Omega = xp.matrix_transpose(S.to_dense(xp=xp, device=matrix.device, dtype=matrix.dtype))
-    Omega = Omega * math.sqrt(_BOUND_VECTORS)  # standard normal entries
+    Omega = matrix.test_block(S) * math.sqrt(_BOUND_VECTORS)  # standard normal entries
     sampled = forward(Omega)
     largest = float(xp.max(xp.linalg.vector_norm(sampled, axis=0)))
     upper = alpha * math.sqrt(2 / math.pi) * largest

@@ -20,8 +20,9 @@ import numpy as np
 
 from .. import _validation as v
 from .._array import array_namespace
-from .._array.namespace import backend_name, numpy_dtype
-from ._matrix import Matrix, check_family, check_rank
+from .._array.namespace import backend_name, unit_roundoff
+from ..sketch.factory import check_family
+from ._matrix import Matrix, check_rank
 
 __all__ = ["NORMALIZERS", "range_finder"]
 
@@ -79,11 +80,21 @@ def range_finder(
     """
     matrix = Matrix.from_input(A)
     k = check_rank(k, matrix.shape)
+    oversampling, power_iters, sketch, normalizer = check_options(
+        oversampling, power_iters, sketch, normalizer
+    )
+    return _range(matrix, k + oversampling, power_iters, normalizer, sketch, v.check_seed(seed))
+
+
+def check_options(
+    oversampling: Any, power_iters: Any, sketch: Any, normalizer: Any = "cholqr"
+) -> tuple[int, int, str, str]:
+    """The sampling options shared by the low-rank routines, validated."""
     oversampling = v.check_int(oversampling, "oversampling", minimum=0)
     power_iters = v.check_int(power_iters, "power_iters", minimum=0)
-    normalizer = _check_normalizer(normalizer)
-    sketch = check_family(sketch)
-    return _range(matrix, k + oversampling, power_iters, normalizer, sketch, v.check_seed(seed))
+    if not isinstance(normalizer, str) or normalizer not in NORMALIZERS:
+        raise ValueError(f"normalizer must be one of {', '.join(NORMALIZERS)}, got {normalizer!r}")
+    return oversampling, power_iters, check_family(sketch), normalizer
 
 
 def _range(
@@ -122,7 +133,7 @@ def cholesky_qr(Y: Any) -> tuple[Any, Any]:
     Otherwise (the first factor's condition number above ``0.1 / sqrt(u)``, or a failed
     factorisation) a Householder QR."""
     xp = array_namespace(Y)
-    u = float(np.finfo(numpy_dtype(Y.dtype)).eps) / 2
+    u = unit_roundoff(Y.dtype)
     first = _cholesky_factor(Y, xp)
     if first is not None:
         values = xp.linalg.svdvals(first)
@@ -156,9 +167,3 @@ def _permuted_lower(Y: Any, xp: Any) -> Any:
         P, L, _ = torch.linalg.lu(Y)
         return P @ L
     return None
-
-
-def _check_normalizer(normalizer: Any) -> str:
-    if not isinstance(normalizer, str) or normalizer not in NORMALIZERS:
-        raise ValueError(f"normalizer must be one of {', '.join(NORMALIZERS)}, got {normalizer!r}")
-    return normalizer

@@ -19,9 +19,9 @@ import numpy as np
 
 from .. import _validation as v
 from .._array import array_namespace
-from .._array.namespace import numpy_dtype
-from ._matrix import Matrix, check_family, check_rank
-from .range_finder import _check_normalizer, _range, cholesky_qr, orthonormalize
+from .._array.namespace import numpy_dtype, unit_roundoff
+from ._matrix import Matrix, check_rank
+from .range_finder import _range, check_options, cholesky_qr, orthonormalize
 
 __all__ = ["SVDResult", "rsvd"]
 
@@ -94,28 +94,25 @@ def rsvd(
         raise TypeError("rsvd needs the rank k, a tolerance tol, or both")
     if k is not None:
         k = check_rank(k, matrix.shape)
-    oversampling = v.check_int(oversampling, "oversampling", minimum=0)
-    power_iters = v.check_int(power_iters, "power_iters", minimum=0)
-    normalizer = _check_normalizer(normalizer)
-    sketch = check_family(sketch)
+    oversampling, power_iters, sketch, normalizer = check_options(
+        oversampling, power_iters, sketch, normalizer
+    )
     generator = v.check_seed(seed)
     if tol is not None:
         tol = _check_tol(tol)
-        resolution = math.sqrt(_ROUNDING * float(np.finfo(numpy_dtype(matrix.dtype)).eps) / 2)
+        dtype = numpy_dtype(matrix.dtype)
+        resolution = math.sqrt(_ROUNDING * unit_roundoff(dtype))
         if tol < resolution:
             raise ValueError(
-                f"tol must be at least {resolution:.1e} for {numpy_dtype(matrix.dtype)} A: the "
-                f"error indicator ||A||_F^2 - ||B||_F^2 cannot resolve less, got {tol!r}"
-                + (
-                    " (float64 A resolves 1.1e-07)"
-                    if numpy_dtype(matrix.dtype) != np.float64
-                    else ""
-                )
+                f"tol must be at least {resolution:.1e} for {dtype} A: the error indicator "
+                f"||A||_F^2 - ||B||_F^2 cannot resolve less, got {tol!r}"
+                + (" (float64 A resolves 1.1e-07)" if dtype != np.float64 else "")
             )
         limit = k if k is not None else min(matrix.shape)
         block = _check_block(block_size, matrix.shape)
-        Q, B = _randqb(matrix, tol, limit, block, power_iters, normalizer, sketch, generator)
-        return _svd_of_qb(Q, B, None, tol=tol, total=_frobenius_squared(matrix))
+        total = _frobenius_squared(matrix)
+        Q, B = _randqb(matrix, tol, total, limit, block, power_iters, normalizer, sketch, generator)
+        return _svd_of_qb(Q, B, None, tol=tol, total=total)
     Q = _range(matrix, k + oversampling, power_iters, normalizer, sketch, generator)
     B = matrix.xp.matrix_transpose(matrix.rmatmul(Q))  # Q^T A
     return _svd_of_qb(Q, B, k)
@@ -131,7 +128,7 @@ def _svd_of_qb(Q: Any, B: Any, k: int | None, *, tol: float = 0.0, total: float 
         captured = float(xp.sum(squares))
         tails = [float(value) for value in xp.cumulative_sum(xp.flip(squares))][::-1]
         missed = total - captured  # below the rounding of the difference, nothing was missed
-        missed = missed if missed > _ROUNDING * _unit_roundoff(B) * total else 0.0
+        missed = missed if missed > _ROUNDING * unit_roundoff(B.dtype) * total else 0.0
         k = 1
         while k < s.shape[0] and tails[k] + missed > tol**2 * total:
             k += 1
@@ -166,20 +163,19 @@ def _flip_signs(U: Any, Vh: Any) -> tuple[Any, Any]:
 # -- fixed precision --------------------------------------------------------------------------
 
 
-def _randqb(matrix: Matrix, tol, limit, block, power_iters, normalizer, sketch, generator):
+def _randqb(matrix: Matrix, tol, total, limit, block, power_iters, normalizer, sketch, generator):
     """Blocked randQB_EI (Yu, Gu & Li 2018, Algorithm 2): ``Q`` grows by ``block`` orthonormal
     columns at a time, each found in the range of ``A - Q B`` (with ``power_iters`` subspace
     iterations on it) and re-orthogonalised against ``Q``; ``B = Q^T A`` grows by the new rows.
     ``||A - Q B||_F**2 = ||A||_F**2 - ||B||_F**2`` (exact for orthonormal ``Q``) is the
-    indicator: stop below ``tol**2 ||A||_F**2``."""
+    indicator (``total = ||A||_F**2``): stop below ``tol**2 ||A||_F**2``."""
     xp = matrix.xp
-    total = _frobenius_squared(matrix)
     target = tol**2 * total
     m, n = matrix.shape
     Q = xp.zeros((m, 0), dtype=matrix.dtype, device=matrix.device)
     B = xp.zeros((0, n), dtype=matrix.dtype, device=matrix.device)
     remaining = total
-    floor = _ROUNDING * _unit_roundoff(B) * total  # what ||A||_F^2 - ||B||_F^2 can resolve
+    floor = _ROUNDING * unit_roundoff(B.dtype) * total  # what ||A||_F^2 - ||B||_F^2 resolves
     while Q.shape[1] < limit and remaining > max(target, floor):
         width = min(block, limit - Q.shape[1])
         S = matrix.test_matrix(sketch, width, generator)
@@ -199,10 +195,6 @@ def _randqb(matrix: Matrix, tol, limit, block, power_iters, normalizer, sketch, 
 #: roundoff of ``||A||_F**2`` (``B`` is rounded to the dtype): below ``_ROUNDING * u ||A||_F**2``
 #: it is taken as zero, and ``tol`` must be at least ``sqrt(_ROUNDING * u)``.
 _ROUNDING = 100
-
-
-def _unit_roundoff(X: Any) -> float:
-    return float(np.finfo(numpy_dtype(X.dtype)).eps) / 2
 
 
 def _residual_matmul(matrix: Matrix, Q: Any, B: Any, X: Any) -> Any:
@@ -243,7 +235,7 @@ def _frobenius_squared(matrix: Matrix) -> float:
 def _check_tol(tol: Any) -> float:
     if isinstance(tol, bool) or not isinstance(tol, (int, float)):
         raise TypeError(f"tol must be a number in (0, 1), got {tol!r}")
-    if not 0 < tol < 1 or not math.isfinite(tol):
+    if not 0 < tol < 1:  # (NaN and infinities fail it too)
         raise ValueError(f"tol must be in (0, 1), got {tol!r}")
     return float(tol)
 

@@ -38,9 +38,15 @@ import numpy as np
 
 from .. import _validation as v
 from .._array import array_namespace, to_numpy
-from .._array.namespace import computed_on_host, device, is_array, numpy_dtype
+from .._array.namespace import (
+    computed_on_host,
+    device,
+    is_array,
+    numpy_dtype,
+    unit_roundoff,
+)
 from ..errors import ConvergenceWarning
-from ..sketch.factory import FAMILIES, sketch_operator
+from ..sketch.factory import check_family, sketch_operator
 from .preconditioner import Preconditioner, factor_gram, factor_sketch
 from .problem import Problem
 from .result import LstsqResult
@@ -138,8 +144,7 @@ def lstsq(
     """
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if not isinstance(sketch, str) or sketch not in FAMILIES:
-        raise ValueError(f"sketch must be one of {sorted(FAMILIES)}, got {sketch!r}")
+    check_family(sketch)
     tol = _check_tol(tol)
     if maxiter is not None:
         maxiter = v.check_int(maxiter, "maxiter", minimum=0)
@@ -165,7 +170,7 @@ def lstsq(
             f"the sketch must have at most max(n, d) = {large} rows, got {m}: "
             "use method='direct' for problems this small"
         )
-    u = float(np.finfo(numpy_dtype(problem.dtype)).eps) / 2  # unit roundoff
+    u = unit_roundoff(problem.dtype)
     rcond = _check_rcond(rcond, max(m, small) * u * 2)
     generator = v.check_seed(seed)
     if x0 is not None and n < d:
@@ -312,13 +317,9 @@ def _heavy_ball(
         if predicted_stop is not None and step_exact:
             left, Z_norm = max(rate, eps) * step_norm, xp.linalg.vector_norm(Z, axis=0)
             if converged_at(left, Z_norm, G, extras):  # the error left, predicted, is small
-                error = xp.maximum(left / xp.where(Z_norm > 0, Z_norm, 1.0), _unit_roundoff(Z))
+                error = xp.maximum(left / xp.where(Z_norm > 0, Z_norm, 1.0), unit_roundoff(Z.dtype))
                 return Z, error, predicted_stop(Z_prev, Z, extras), True, iterations
         previous = step_norm if above_floor else None
-
-
-def _unit_roundoff(Z) -> float:
-    return float(np.finfo(numpy_dtype(Z.dtype)).eps) / 2
 
 
 #: A preconditioner this accurate (the Gram matrix's) needs one exact step from the float64

@@ -38,6 +38,13 @@ _PARAMETERS = {"saso": ("nnz",), "very_sparse": ("s",), "uniform_rows": ("replac
 SPARSE_KINDS = ("countsketch", "saso", "very_sparse", "uniform_rows")
 
 
+def check_family(kind: Any, name: str = "sketch") -> str:
+    """``kind`` if it names a sketching family, else a ValueError naming argument ``name``."""
+    if not isinstance(kind, str) or kind not in FAMILIES:
+        raise ValueError(f"{name} must be one of {sorted(FAMILIES)}, got {kind!r}")
+    return kind
+
+
 def sketch_operator(
     kind: str, m: int, n: int, *, seed: Any = None, **params: Any
 ) -> SketchOperator:
@@ -69,8 +76,7 @@ def sketch_operator(
     >>> (S @ A).shape, (A.T @ S.T).shape
     ((64, 3), (3, 64))
     """
-    if not isinstance(kind, str) or kind not in FAMILIES:
-        raise ValueError(f"kind must be one of {sorted(FAMILIES)}, got {kind!r}")
+    check_family(kind, "kind")
     accepted = _PARAMETERS.get(kind, ())
     unknown = sorted(set(params) - set(accepted))
     if unknown:
