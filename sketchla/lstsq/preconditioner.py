@@ -79,8 +79,7 @@ def factor_sketch(
     top = float(xp.max(diagonal))
     if top > 0 and float(xp.min(diagonal)) > 100 * rcond * top:
         P = _triangular_inverse(R, xp)  # R^-1: applied by a product in every iteration
-        largest = _largest_singular_value(R, xp)
-        condition = largest * _largest_singular_value(P, xp)
+        largest, condition = _norm_and_condition(R, P, xp)
         X0 = None if Sb is None else P @ R_full[:d, d:]
         return Preconditioner(P, d, largest, condition, _sketch_distortion(d, m)), X0
     U, s, Vh = xp.linalg.svd(SA, full_matrices=False)
@@ -108,15 +107,15 @@ def factor_gram(A: Any, b: Any, damp: float, u: float) -> tuple[Preconditioner, 
     """
     xp = array_namespace(A)
     if backend_name(xp) != "numpy":
-        return _factor_gram(A, b, damp, u, xp.matrix_transpose(A) @ A, xp.matrix_transpose(A) @ b)
+        return _factor_gram(A, damp, u, xp.matrix_transpose(A) @ A, xp.matrix_transpose(A) @ b)
     # NumPy: the products split over the cores, then single-threaded BLAS for the small dense
     # work, so that no OpenBLAS thread spins into the passes over A that follow (see gram.py)
     G, c = gram(A, b, blas_threads())
     with one_blas_thread():
-        return _factor_gram(A, b, damp, u, G, c)
+        return _factor_gram(A, damp, u, G, c)
 
 
-def _factor_gram(A: Any, b: Any, damp: float, u: float, G: Any, c: Any):
+def _factor_gram(A: Any, damp: float, u: float, G: Any, c: Any):
     xp = array_namespace(A)
     if damp:
         G = G + damp**2 * xp.eye(G.shape[0], dtype=G.dtype, device=G.device)
@@ -130,8 +129,7 @@ def _factor_gram(A: Any, b: Any, damp: float, u: float, G: Any, c: Any):
     if not bool(xp.all(xp.isfinite(diagonal))) or not float(xp.min(diagonal)) > 0:
         return None
     P = _upper_inverse(R, xp)
-    largest = _largest_singular_value(R, xp)
-    condition = largest * _largest_singular_value(P, xp)
+    largest, condition = _norm_and_condition(R, P, xp)
     distortion = GRAM_ROUNDING * u * condition**2
     if not distortion <= GRAM_LIMIT:
         return None
@@ -196,6 +194,13 @@ def _qr_r(M: Any, xp: Any) -> Any:
             raise np.linalg.LinAlgError(f"LAPACK geqrt failed (info={info})")
         return np.triu(factored[: min(M.shape)])
     return xp.linalg.qr(M)[1]
+
+
+def _norm_and_condition(R: Any, P: Any, xp: Any) -> tuple[float, float]:
+    """``(||R||, ||R|| ||P||)`` for ``P = R^-1``: the factored matrix's norm and condition
+    number, by power iteration."""
+    largest = _largest_singular_value(R, xp)
+    return largest, largest * _largest_singular_value(P, xp)
 
 
 def _largest_singular_value(M: Any, xp: Any) -> float:

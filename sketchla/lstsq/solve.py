@@ -178,24 +178,23 @@ def lstsq(
     X0 = None if x0 is None else _check_x0(x0, problem)
 
     budget = 0 if method == "sketch_and_solve" else maxiter  # iterations allowed
-    outcome = None
     if method == "gram_precondition":
         gram = factor_gram(problem.A, problem.b, problem.damp, u)
         if gram is None:  # too ill-conditioned for the Gram matrix: a sketch, if one fits
             method = "sketch_and_precondition" if 2 * m <= large else "direct"
-        else:
-            factor, X_normal = gram
-            X = X_normal if X0 is None else X0
-            outcome = _refine(problem, factor, X, budget, tol, u, callback)
-    if outcome is None and method == "direct":
+    if method == "gram_precondition":
+        factor, X_normal = gram
+        X = X_normal if X0 is None else X0
+        outcome = _refine(problem, factor, X, budget, tol, u, callback)
+    elif method == "direct":
         outcome = _direct(problem, rcond)
-    elif outcome is None and n >= d:
+    elif n >= d:
         S = sketch_operator(sketch, m, n, seed=generator, **_sketch_parameters(sketch, m))
         SA, Sb = problem.sketch_left(S)
         factor, X_sketched = factor_sketch(SA, problem.damp, problem.xp, rcond=rcond, Sb=Sb)
         X = X_sketched if X0 is None else X0
         outcome = _refine(problem, factor, X, budget, tol, u, callback)
-    elif outcome is None:
+    else:
         S = sketch_operator(sketch, m, d, seed=generator, **_sketch_parameters(sketch, m))
         factor, _ = factor_sketch(problem.sketch_right(S), problem.damp, problem.xp, rcond=rcond)
         outcome = _refine_dual(problem, factor, budget, tol, u, callback)
