@@ -24,6 +24,7 @@ SECTIONS: tuple[str, ...] = (
     "sketchla.demo.sketching",
     "sketchla.demo.least_squares",
     "sketchla.demo.low_rank",
+    "sketchla.demo.sparse_svd",
 )
 
 

@@ -1,8 +1,9 @@
 """Randomized low-rank approximation: the range finder, randomized SVD (fixed rank or fixed
-precision), symmetric eigendecompositions, Nyström approximation of PSD matrices, and
-randomized norm and error estimators."""
+precision), restarted block Lanczos SVD (flat spectra), symmetric eigendecompositions, Nyström
+approximation of PSD matrices, and randomized norm and error estimators."""
 
 from .eigen import EighResult, nystrom, reigh
+from .lanczos import lanczos_svd
 from .norms import NormEstimate, estimate_error, estimate_norm
 from .range_finder import NORMALIZERS, range_finder
 from .streaming import StreamingSVD
@@ -16,6 +17,7 @@ __all__ = [
     "StreamingSVD",
     "estimate_error",
     "estimate_norm",
+    "lanczos_svd",
     "nystrom",
     "range_finder",
     "reigh",

@@ -313,3 +313,33 @@ def test_exact_residual_gradient_is_the_rounded_exact_value(n, d):
     assert_equal(r, np.array([float(v) for v in exact_r]))  # correctly rounded
     want = np.array([float(v) for v in exact_g])
     assert np.all(np.abs(g - want) <= 2 * eps("float64") * np.abs(want))
+
+
+@given(
+    m=st.integers(1, 3000),
+    n=st.integers(1, 60),
+    b=st.integers(1, 9),
+    density=st.sampled_from([0.0, 0.01, 0.2, 1.0]),
+    dtype=st.sampled_from(["float32", "float64"]),
+    index_dtype=st.sampled_from(["int32", "int64"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_numba_normal_product_equals_dense(m, n, b, density, dtype, index_dtype, seed):
+    from sketchla._array.kernels import _normal_product_numba, normal_product
+
+    rng = np.random.default_rng(seed)
+    A = sp.random_array((m, n), density=density, format="csr", rng=rng, dtype=dtype)
+    indices, indptr = A.indices.astype(index_dtype), A.indptr.astype(index_dtype)
+    X = rng.standard_normal((n, b)).astype(dtype)
+    got = _normal_product_numba.normal_product(indptr, indices, A.data, n, X)
+    portable = normal_product.normal_product(
+        indptr, indices, A.data, n, X, xp=namespace_for("numpy")
+    )
+    dense = A.toarray().astype(np.float64)
+    exact = dense.T @ (dense @ X.astype(np.float64))
+    # rounding: a few roundoffs (per term of the longer sum) of the sums of |terms|
+    bound = np.abs(dense.T) @ (np.abs(dense) @ np.abs(X.astype(np.float64)))
+    for result in (got, portable):
+        assert result.dtype == np.dtype(dtype)
+        assert result.shape == (n, b)
+        assert np.all(np.abs(result - exact) <= 2 * (m + n) * eps(dtype) * bound)

@@ -40,3 +40,6 @@ register("countsketch_apply", "cupy", f"{_K}.countsketch:countsketch_apply_cupy"
 
 register("residual_gradient", PORTABLE, f"{_K}.residual_gradient:residual_gradient")
 register("residual_gradient", "numpy", f"{_K}._residual_gradient_numba:residual_gradient")
+
+register("normal_product", PORTABLE, f"{_K}.normal_product:normal_product")
+register("normal_product", "numpy", f"{_K}._normal_product_numba:normal_product")
