@@ -1,0 +1,233 @@
+"""Statistical leverage scores, exact and by sketching, and ridge leverage scores.
+
+The leverage score of row ``i`` of ``A`` (``n x d``) is ``tau_i = a_i^T (A^T A)^+ a_i``, the
+squared norm of row ``i`` of any orthonormal basis ``U`` of ``A``'s column space; ``sum tau_i =
+rank(A)``. The ridge scores are ``tau_i(lam) = a_i^T (A^T A + lam I)^{-1} a_i``, the leverage
+of the first ``n`` rows of ``[A; sqrt(lam) I]``; they sum to the effective dimension
+``sum sigma_j**2 / (sigma_j**2 + lam)``.
+
+Exact: a Householder QR ``A = Q R`` (``tau_i = ||Q[i]||**2``), with the SVD of ``R`` deciding
+the rank. Sketched (Drineas, Magdon-Ismail, Mahoney & Woodruff, "Fast approximation of matrix
+coherence and statistical leverage", JMLR 2012, Algorithm 1): ``R`` from a QR of a sketch
+``S A`` (an ``(1 +- delta)`` subspace embedding), so that ``A R^{-1}`` is nearly orthonormal, and
+its row norms through a Johnson-Lindenstrauss projection: ``tau_i ~ ||a_i^T R^{-1} G||**2`` with
+``G`` a ``d x k`` Gaussian scaled by ``1 / sqrt(k)``. Cost ``O(nnz(A) + n d k)`` instead of
+``O(n d**2)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import _validation as v
+from .._array import array_namespace, device
+from .._array.namespace import numpy_dtype, unit_roundoff
+from ..sketch.factory import sketch_operator
+from ._input import check_input_matrix, row_norms_squared
+
+__all__ = ["LEVERAGE_METHODS", "leverage_scores"]
+
+LEVERAGE_METHODS = ("exact", "sketch")
+
+#: Row block densified at a time when an exact ``R`` is computed for a sparse ``A`` (TSQR).
+_SPARSE_BLOCK = 8192
+
+
+def leverage_scores(
+    A: Any,
+    *,
+    method: str = "exact",
+    ridge: float = 0.0,
+    eps: float = 0.5,
+    sketch: str = "saso",
+    seed: Any = None,
+) -> Any:
+    """Leverage scores (or ridge leverage scores) of the rows of ``A``.
+
+    Parameters
+    ----------
+    A : array or scipy.sparse matrix
+        ``(n, d)``, any backend (sparse: NumPy results).
+    method : {"exact", "sketch"}
+        ``"exact"``: Householder QR (``O(n d**2)``). ``"sketch"``: the DMMW 2012 approximation
+        (``O(nnz(A) + n d k)``), for tall ``A``; each score within a factor ``1 +- eps`` of the
+        exact one with high probability. When the sketch would have as many rows as ``A``
+        (``n <= 32 d`` at ``eps = 0.5``) the scores are computed exactly.
+    ridge : float
+        ``lam >= 0``: the scores of ``A^T A + lam I`` (0: plain leverage scores).
+    eps : float
+        Relative accuracy of ``"sketch"``, in ``(0, 1)``: it sets the sketch's rows (``m =
+        d / delta**2`` with ``(1 - delta)**-2 = 1 + eps``: 32 d at ``eps = 0.5``) and the
+        projection's columns (``k = ceil(8 log(n) / eps**2)``; when ``k`` is not below the rank
+        the rows of ``A R^{-1}`` are measured exactly, without projection).
+    sketch : str
+        The sketch family of ``S`` for ``"sketch"`` (default ``"saso"``, 8 nonzeros per column).
+    seed : None, int or sketchla.random.Generator
+        ``"sketch"`` only.
+
+    Returns
+    -------
+    array
+        ``(n,)``, the scores, of ``A``'s namespace and floating dtype. Exact scores sum to the
+        numerical rank of ``A`` (rank decided by the SVD of ``R`` at ``max(n, d) u sigma_1``).
+
+    Notes
+    -----
+    The sketched score is ``tau_i * (chi-square_k / k) / (1 +- delta)**2``: the JL factor has
+    relative spread ``sqrt(2 / k)``, the embedding's ``delta ~ sqrt(d / m)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sketchla.sampling import leverage_scores
+    >>> A = np.random.default_rng(0).standard_normal((1000, 5))
+    >>> tau = leverage_scores(A)
+    >>> round(float(tau.sum()), 10)
+    5.0
+    >>> approx = leverage_scores(A, method="sketch", seed=0)
+    >>> bool(np.all(np.abs(approx / tau - 1) < 0.5))
+    True
+    """
+    A = check_input_matrix(A)
+    if method not in LEVERAGE_METHODS:
+        raise ValueError(f"method must be one of {LEVERAGE_METHODS}, got {method!r}")
+    ridge = _check_nonnegative(ridge, "ridge")
+    eps = _check_eps(eps)
+    n, d = A.shape
+    if method == "sketch" and sketch_rows(d, eps) < n:  # else the sketch is no smaller than A
+        return _sketched(A, ridge, eps, sketch, v.check_seed(seed))
+    if sp.issparse(A):
+        return row_norms_squared(A @ _inverse_factor(_sparse_r(A, ridge), ridge, A.dtype), np)
+    return _exact_dense(A, ridge)
+
+
+def _exact_dense(A: Any, ridge: float) -> Any:
+    xp = array_namespace(A)
+    n, d = A.shape
+    if ridge > 0:  # leverage of the first n rows of [A; sqrt(lam) I]
+        stacked = xp.concat(
+            [A, math.sqrt(ridge) * xp.eye(d, dtype=A.dtype, device=device(A))], axis=0
+        )
+        return row_norms_squared(xp.linalg.qr(stacked)[0][:n, :], xp)
+    if n < d:  # wide: the left singular vectors of A itself
+        U, s, _ = xp.linalg.svd(A, full_matrices=False)
+        return row_norms_squared(U[:, : _rank(s, A.shape, A.dtype)], xp)
+    Q, R = xp.linalg.qr(A)
+    U_R, s, _ = xp.linalg.svd(R)
+    rank = _rank(s, A.shape, A.dtype)
+    if rank == d:
+        return row_norms_squared(Q, xp)
+    return row_norms_squared(Q @ U_R[:, :rank], xp)
+
+
+def _sketched(A: Any, ridge: float, eps: float, family: str, generator: Any) -> Any:
+    """DMMW 2012: ``R`` from ``QR(S A)``, then ``||a_i^T R^{-1} G||**2`` (see the module)."""
+    n, d = A.shape
+    xp = np if sp.issparse(A) else array_namespace(A)
+    rows = sketch_rows(d, eps)
+    S = sketch_operator(family, rows, n, seed=generator)
+    SA = xp.asarray(S @ A) if sp.issparse(A) else S @ A
+    if ridge > 0:
+        eye = math.sqrt(ridge) * xp.eye(d, dtype=SA.dtype, device=device(SA))
+        SA = xp.concat([SA, eye], axis=0)
+    R = xp.linalg.qr(SA, mode="r") if xp is np else xp.linalg.qr(SA)[1]
+    P = _inverse_factor(R, ridge, SA.dtype)  # d x r: A P has nearly orthonormal columns
+    k = projection_columns(n, eps)
+    if k < P.shape[1]:
+        G = generator.normal((P.shape[1], k), dtype=P.dtype, xp=xp, device=device(P))
+        P = P @ G / math.sqrt(k)
+    return row_norms_squared(A @ P, xp)
+
+
+def sketch_rows(d: int, eps: float) -> int:
+    """Rows of the embedding sketch: a distortion ``delta ~ sqrt(d / m)`` (a Gaussian's; sparse
+    sketches with 8 nonzeros per column measure alike) with ``(1 - delta)**-2 = 1 + eps``, so
+    that the scores of ``A R^{-1}`` are within ``1 + eps`` of the true ones."""
+    delta = 1 - 1 / math.sqrt(1 + eps)
+    return math.ceil(d / delta**2)
+
+
+def projection_columns(n: int, eps: float) -> int:
+    """Columns of the JL projection: ``chi-square_k / k`` within ``1 +- eps / 2`` for all ``n``
+    rows with probability about ``1 - 1 / n``."""
+    return math.ceil(8 * math.log(max(n, 2)) / eps**2)
+
+
+def _inverse_factor(R: Any, ridge: float, dtype: Any) -> Any:
+    """``P = V_r diag(1 / s_r)`` from the SVD ``R = U diag(s) V^T`` truncated to the numerical
+    rank: ``A P`` is an orthonormal basis of ``range(A)`` when ``R`` is ``A``'s QR factor (and
+    ``A P`` times ``U_r^T`` otherwise, which has the same row norms)."""
+    xp = array_namespace(R)
+    _, s, Vh = xp.linalg.svd(R)
+    rank = s.shape[0] if ridge > 0 else _rank(s, R.shape, dtype)
+    return xp.matrix_transpose(Vh[:rank, :]) / s[:rank]
+
+
+def _sparse_r(A: Any, ridge: float) -> np.ndarray:
+    """The ``R`` of a QR of the sparse ``A`` (stacked over ``sqrt(lam) I`` when ``ridge``), by
+    TSQR over densified row blocks."""
+    d = A.shape[1]
+    R = np.zeros((0, d), dtype=A.dtype)
+    for lo in range(0, A.shape[0], _SPARSE_BLOCK):
+        block = A[lo : lo + _SPARSE_BLOCK].toarray()
+        R = np.linalg.qr(np.concatenate([R, block]), mode="r")
+    if ridge > 0:
+        R = np.linalg.qr(np.concatenate([R, math.sqrt(ridge) * np.eye(d, dtype=A.dtype)]), "r")
+    return R
+
+
+def _rank(s: Any, shape: tuple[int, int], dtype: Any) -> int:
+    """Singular values above ``max(n, d) u sigma_1`` (LAPACK's ``gelsd`` default)."""
+    xp = array_namespace(s)
+    if s.shape[0] == 0:
+        return 0
+    threshold = max(shape) * unit_roundoff(numpy_dtype(dtype)) * float(s[0])
+    return int(xp.sum(xp.astype(s > threshold, xp.int64)))
+
+
+def _check_nonnegative(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a non-negative number, got {value!r}")
+    if not 0 <= float(value) < math.inf:
+        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+    return float(value)
+
+
+def _check_eps(eps: Any) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise TypeError(f"eps must be a number in (0, 1), got {eps!r}")
+    if not 0 < float(eps) < 1:
+        raise ValueError(f"eps must be in (0, 1), got {eps!r}")
+    return float(eps)
+
+
+def fast_exact_scores(B: Any, accuracy: float) -> Any:
+    """Exact leverage scores of ``B`` (tall, dense or sparse) through the Gram matrix when that
+    is accurate enough: ``B^T B = L L^T`` (Cholesky) and ``tau = ||B L^{-T}||`` row-wise, two
+    BLAS-3 passes over ``B`` instead of a Householder QR. The scores' relative error is then
+    about ``u kappa(B)**2``; above ``accuracy`` (or if the Cholesky fails, e.g. for a
+    rank-deficient ``B``) the QR route is taken."""
+    sparse = sp.issparse(B)
+    xp = np if sparse else array_namespace(B)
+    n, d = B.shape
+    if n < d:
+        return leverage_scores(B)
+    G = (B.T @ B).toarray() if sparse else xp.matrix_transpose(B) @ B
+    G = xp.asarray(G)
+    u = unit_roundoff(numpy_dtype(G.dtype))
+    try:
+        L = xp.linalg.cholesky(G)
+    except Exception:  # not positive definite in floating point: LinAlgError and backends' own
+        return leverage_scores(B)
+    s = xp.linalg.svdvals(L) if hasattr(xp.linalg, "svdvals") else xp.linalg.svd(L)[1]
+    if not bool(xp.all(xp.isfinite(s))) or float(s[-1]) == 0:
+        return leverage_scores(B)
+    condition = float(s[0]) / float(s[-1])
+    if 4 * d * u * condition**2 > accuracy:
+        return leverage_scores(B)
+    L_inverse_t = xp.matrix_transpose(xp.linalg.inv(L))
+    return row_norms_squared(xp.asarray(B @ L_inverse_t), xp)
