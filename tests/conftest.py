@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -120,7 +121,7 @@ def device(backend: Backend) -> Any:
 
 
 #: Test folders that make thousands of small LAPACK calls: their modules run with one BLAS thread.
-ONE_BLAS_THREAD_FOLDERS = ("lstsq", "lowrank")
+ONE_BLAS_THREAD_FOLDERS = ("lstsq", "lowrank", "sampling")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -136,8 +137,27 @@ def _one_blas_thread(request):
         return
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"), _one_numba_thread(request):
         yield
+
+
+@contextlib.contextmanager
+def _one_numba_thread(request):
+    """One numba thread for the sampling tests: they draw thousands of small Philox samples, and
+    under ``pytest -n 2`` a parallel kernel that waits on a busy core costs milliseconds per
+    call (0.13 ms -> 6 ms per ``sample_rows``). Results do not depend on the thread count
+    (``tests/_array/test_kernels.py`` checks the kernels across threads)."""
+    if Path(str(request.path)).parent.name != "sampling":
+        yield
+        return
+    import numba
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 @pytest.fixture(params=["float32", "float64"])

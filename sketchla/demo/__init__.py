@@ -25,6 +25,7 @@ SECTIONS: tuple[str, ...] = (
     "sketchla.demo.least_squares",
     "sketchla.demo.low_rank",
     "sketchla.demo.sparse_svd",
+    "sketchla.demo.sampling",
 )
 
 

@@ -60,10 +60,12 @@ def leverage_scores(
     ridge : float
         ``lam >= 0``: the scores of ``A^T A + lam I`` (0: plain leverage scores).
     eps : float
-        Relative accuracy of ``"sketch"``, in ``(0, 1)``: it sets the sketch's rows (``m =
-        d / delta**2`` with ``(1 - delta)**-2 = 1 + eps``: 32 d at ``eps = 0.5``) and the
-        projection's columns (``k = ceil(8 log(n) / eps**2)``; when ``k`` is not below the rank
-        the rows of ``A R^{-1}`` are measured exactly, without projection).
+        Relative accuracy of ``"sketch"``, in ``(0, 1)``. Without a projection (when ``k``
+        below is at least ``d``) the sketch has ``m = d / delta**2`` rows with
+        ``(1 - delta)**-2 = 1 + eps`` (32 d at ``eps = 0.5``) and the rows of ``A R^{-1}`` are
+        measured exactly. With one, sketch and projection each get ``e = sqrt(1 + eps) - 1``:
+        ``m = d / delta**2`` with ``(1 - delta)**-2 = 1 + e`` and ``k = ceil(8 log(n) / e**2)``
+        columns.
     sketch : str
         The sketch family of ``S`` for ``"sketch"`` (default ``"saso"``, 8 nonzeros per column).
     seed : None, int or sketchla.random.Generator
@@ -99,10 +101,21 @@ def leverage_scores(
     eps = _check_eps(eps)
     n, d = A.shape
     if method == "sketch" and sketch_rows(d, eps) < n:  # else the sketch is no smaller than A
-        return _sketched(A, ridge, eps, sketch, v.check_seed(seed))
+        scores = _sketched(A, ridge, eps, sketch, v.check_seed(seed))
+    elif sp.issparse(A):
+        scores = row_norms_squared(A @ _inverse_factor(_sparse_r(A, ridge), ridge, A.dtype), np)
+    else:
+        scores = _exact_dense(A, ridge)
+    return _zero_rows_zero(A, scores)
+
+
+def _zero_rows_zero(A: Any, scores: Any) -> Any:
+    """Rows of zeros have score 0 exactly (a QR leaves rounding there)."""
     if sp.issparse(A):
-        return row_norms_squared(A @ _inverse_factor(_sparse_r(A, ridge), ridge, A.dtype), np)
-    return _exact_dense(A, ridge)
+        return np.where(np.diff(A.indptr) > 0, scores, 0).astype(scores.dtype, copy=False)
+    xp = array_namespace(A)
+    nonzero = xp.any(A != 0, axis=1)
+    return xp.where(nonzero, scores, xp.zeros_like(scores))
 
 
 def _exact_dense(A: Any, ridge: float) -> Any:
@@ -128,7 +141,11 @@ def _sketched(A: Any, ridge: float, eps: float, family: str, generator: Any) -> 
     """DMMW 2012: ``R`` from ``QR(S A)``, then ``||a_i^T R^{-1} G||**2`` (see the module)."""
     n, d = A.shape
     xp = np if sp.issparse(A) else array_namespace(A)
-    rows = sketch_rows(d, eps)
+    # with a projection the two factors share the budget: each within sqrt(1 + eps)
+    share = math.sqrt(1 + eps) - 1
+    k = projection_columns(n, share)
+    project = k < d
+    rows = sketch_rows(d, share if project else eps)
     S = sketch_operator(family, rows, n, seed=generator)
     SA = xp.asarray(S @ A) if sp.issparse(A) else S @ A
     if ridge > 0:
@@ -136,8 +153,7 @@ def _sketched(A: Any, ridge: float, eps: float, family: str, generator: Any) -> 
         SA = xp.concat([SA, eye], axis=0)
     R = xp.linalg.qr(SA, mode="r") if xp is np else xp.linalg.qr(SA)[1]
     P = _inverse_factor(R, ridge, SA.dtype)  # d x r: A P has nearly orthonormal columns
-    k = projection_columns(n, eps)
-    if k < P.shape[1]:
+    if project and k < P.shape[1]:
         G = generator.normal((P.shape[1], k), dtype=P.dtype, xp=xp, device=device(P))
         P = P @ G / math.sqrt(k)
     return row_norms_squared(A @ P, xp)
@@ -152,8 +168,8 @@ def sketch_rows(d: int, eps: float) -> int:
 
 
 def projection_columns(n: int, eps: float) -> int:
-    """Columns of the JL projection: ``chi-square_k / k`` within ``1 +- eps / 2`` for all ``n``
-    rows with probability about ``1 - 1 / n``."""
+    """Columns of the JL projection: ``chi-square_k / k`` within ``1 +- eps`` for all ``n`` rows
+    with high probability (Chernoff: each row fails with probability about ``n**-2``)."""
     return math.ceil(8 * math.log(max(n, 2)) / eps**2)
 
 
@@ -203,31 +219,3 @@ def _check_eps(eps: Any) -> float:
     if not 0 < float(eps) < 1:
         raise ValueError(f"eps must be in (0, 1), got {eps!r}")
     return float(eps)
-
-
-def fast_exact_scores(B: Any, accuracy: float) -> Any:
-    """Exact leverage scores of ``B`` (tall, dense or sparse) through the Gram matrix when that
-    is accurate enough: ``B^T B = L L^T`` (Cholesky) and ``tau = ||B L^{-T}||`` row-wise, two
-    BLAS-3 passes over ``B`` instead of a Householder QR. The scores' relative error is then
-    about ``u kappa(B)**2``; above ``accuracy`` (or if the Cholesky fails, e.g. for a
-    rank-deficient ``B``) the QR route is taken."""
-    sparse = sp.issparse(B)
-    xp = np if sparse else array_namespace(B)
-    n, d = B.shape
-    if n < d:
-        return leverage_scores(B)
-    G = (B.T @ B).toarray() if sparse else xp.matrix_transpose(B) @ B
-    G = xp.asarray(G)
-    u = unit_roundoff(numpy_dtype(G.dtype))
-    try:
-        L = xp.linalg.cholesky(G)
-    except Exception:  # not positive definite in floating point: LinAlgError and backends' own
-        return leverage_scores(B)
-    s = xp.linalg.svdvals(L) if hasattr(xp.linalg, "svdvals") else xp.linalg.svd(L)[1]
-    if not bool(xp.all(xp.isfinite(s))) or float(s[-1]) == 0:
-        return leverage_scores(B)
-    condition = float(s[0]) / float(s[-1])
-    if 4 * d * u * condition**2 > accuracy:
-        return leverage_scores(B)
-    L_inverse_t = xp.matrix_transpose(xp.linalg.inv(L))
-    return row_norms_squared(xp.asarray(B @ L_inverse_t), xp)

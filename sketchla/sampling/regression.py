@@ -13,7 +13,7 @@ Solvers of the full problem (NumPy, dense or sparse ``A``):
   ``1 / (p - 1)``; backtracking (Armijo) on ``f`` makes every step decrease it, so the
   iteration converges for every ``p > 1`` (``f`` is convex; Boyd & Vandenberghe, *Convex
   Optimization*, 9.5). For ``p < 2`` the weights are smoothed, ``max(|r_i|, mu)^{p-2}``, with
-  ``mu`` shrinking to a roundoff of ``||r||_inf`` (the smoothed IRLS of Daubechies, DeVore,
+  ``mu`` halving every step down to ``1e-12 ||r||_inf`` (the smoothed IRLS of Daubechies, DeVore,
   Fornasier & Gunturk, 2010); for ``p > 2`` the same floor keeps ``A^T D A`` nonsingular.
 
 On a sample (``method="sample"``): rows of ``[A, b]`` are drawn by a sampling scheme
@@ -94,7 +94,8 @@ def lp_regression(
     scheme : str
         A scheme of :func:`~sketchla.sampling.sample_rows` (default ``"lewis"``).
     tol : float
-        Newton's stop: relative decrease of ``f`` and relative step below ``tol``.
+        Newton's stop: relative decrease of ``f`` below ``tol`` and relative step below
+        ``sqrt(tol)``.
     maxiter : int
         Newton steps allowed; a :class:`~sketchla.ConvergenceWarning` says when they ran out.
     seed : None, int or sketchla.random.Generator
@@ -124,6 +125,10 @@ def lp_regression(
     p = check_exponent(p)
     if method not in REGRESSION_METHODS:
         raise ValueError(f"method must be one of {REGRESSION_METHODS}, got {method!r}")
+    from .sample import SCHEMES
+
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     eps = _check_fraction(eps, "eps")
     tol = _check_fraction(tol, "tol")
     maxiter = v.check_int(maxiter, "maxiter", minimum=1)
@@ -157,6 +162,8 @@ def lp_regression(
     objective = lp_norm(A_host @ x - b_host, p)
     if namespace is not None:
         x = namespace.asarray(x, dtype=A.dtype, device=out_device)
+    else:
+        x = x.astype(A.dtype, copy=False)
     return LpRegressionResult(x, objective, iterations, converged, taken)
 
 
@@ -171,14 +178,23 @@ def lp_norm(r: Any, p: float) -> float:
 
 
 def _solve(A: Any, b: np.ndarray, p: float, tol: float, maxiter: int):
-    """``(x, iterations, converged)`` of the full problem."""
+    """``(x, iterations, converged)`` of the full problem. For ``p > 1`` it is solved in the
+    coordinates of ``A``'s numerical range: ``A = U_r diag(s_r) V_r^T`` (thin SVD truncated at
+    ``max(n, d) u s_1``), ``x = V_r y``, so that Newton's ``A^T D A`` is nonsingular and ``x``
+    is the minimum-norm minimiser when ``A`` is rank-deficient."""
     if p == 1:
         return _l1(A, b)
-    dense = A.toarray() if sp.issparse(A) else A
-    x = sl.lstsq(dense, b, lapack_driver="gelsd")[0]
-    if p == 2:
-        return x, 0, True
-    return _newton(dense, b, p, x, tol, maxiter)
+    dense = np.asarray(A.toarray() if sp.issparse(A) else A, dtype=np.float64)
+    U, s, Vt = np.linalg.svd(dense, full_matrices=False)
+    rank = int(np.sum(s > max(dense.shape) * np.finfo(np.float64).eps / 2 * s[0])) if s.size else 0
+    if rank == 0:
+        return np.zeros(dense.shape[1]), 0, True
+    design = U[:, :rank] * s[:rank]
+    y = U[:, :rank].T @ b / s[:rank]  # least squares in the orthogonal coordinates
+    iterations, converged = 0, True
+    if p != 2:
+        y, iterations, converged = _newton(design, b, p, y, tol, maxiter)
+    return Vt[:rank].T @ y, iterations, converged
 
 
 def _l1(A: Any, b: np.ndarray):
@@ -218,7 +234,7 @@ def _newton_scaled(A, b, p, x, tol, maxiter):
         if f == 0:
             return x, iteration - 1, True
         top = float(np.max(np.abs(r)))
-        mu = max(min(mu, top) / 10 if p < 2 else 0.0, 1e-12 * top)
+        mu = max(min(mu, top) / 2 if p < 2 else 0.0, 1e-12 * top)
         weights = np.maximum(np.abs(r), mu) ** (p - 2)
         gradient = A.T @ (np.abs(r) ** (p - 1) * np.sign(r))  # f'(x) / p
         H = (A.T * weights) @ A * (p - 1)  # f''(x) / p, smoothed
@@ -243,9 +259,13 @@ def _newton_scaled(A, b, p, x, tol, maxiter):
         decrease = (f - f_new) / f
         moved = t * float(np.linalg.norm(step)) / max(float(np.linalg.norm(candidate)), 1e-300)
         x, r, f = candidate, r_new, f_new
-        if decrease <= tol and moved <= math.sqrt(tol):
+        if decrease <= tol and (moved <= math.sqrt(tol) or decrease <= _NO_PROGRESS):
             return x, iteration, True
     return x, maxiter, False
+
+
+#: A relative decrease of ``f`` this small is rounding: ``f`` has stopped moving.
+_NO_PROGRESS = 8 * np.finfo(np.float64).eps
 
 
 def _power_sum(r: np.ndarray, p: float) -> float:

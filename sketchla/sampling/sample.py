@@ -121,6 +121,8 @@ def sample_rows(
     p = check_exponent(p)
     n, d = A.shape
     if isinstance(probs, str):
+        if probs not in SCHEMES:
+            raise ValueError(f"probs must be one of {SCHEMES} or an array, got {probs!r}")
         scores = importances(A, probs, p)
     else:
         scores = np.asarray(to_numpy(v.check_vector(probs, "probs", length=n)), np.float64)

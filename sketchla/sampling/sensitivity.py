@@ -20,17 +20,22 @@ The total sensitivity ``S = sum s_i`` is at most ``d`` for ``p <= 2`` and ``d^{p
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from .._array import array_namespace, device, to_numpy
+from ..errors import ConvergenceWarning
 from ._input import check_exponent, check_input_matrix
 from .leverage import leverage_scores
 from .lewis import lewis_weights
 
 __all__ = ["SENSITIVITY_METHODS", "sensitivities", "total_sensitivity"]
+
+#: Newton steps allowed per row's regression (each is a small ``n x (d - 1)`` problem).
+_MAXITER = 5000
 
 SENSITIVITY_METHODS = ("exact", "lewis", "root_leverage", "augmented")
 
@@ -101,6 +106,7 @@ def _exact(A: Any, p: float) -> Any:
     dense = np.asarray(dense, dtype=np.float64)
     n, d = dense.shape
     values = np.zeros(n)
+    unconverged = 0
     for i in range(n):
         a = dense[i]
         norm2 = float(a @ a)
@@ -111,9 +117,18 @@ def _exact(A: Any, p: float) -> Any:
             values[i] = 1.0 / float(np.sum(np.abs(dense @ x0) ** p))
             continue
         N = _complement(a)
-        x_z = _solve(dense @ N, -(dense @ x0), p, 1e-13, 500)[0]
+        x_z, _, converged = _solve(dense @ N, -(dense @ x0), p, 1e-13, _MAXITER)
+        unconverged += not converged
         x = x0 + N @ x_z
         values[i] = 1.0 / float(np.sum(np.abs(dense @ x) ** p))
+    if unconverged:
+        warnings.warn(
+            f"sensitivities(method='exact'): the l_p regression of {unconverged} of {n} rows "
+            f"stopped after {_MAXITER} Newton steps before converging; their values may be "
+            "too small (Newton creeps for p < 2 when the optimum has exact-zero residuals)",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     if namespace is None:
         return values.astype(A.dtype, copy=False)
     return namespace.asarray(values, dtype=A.dtype, device=device(A))
