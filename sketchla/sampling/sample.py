@@ -35,6 +35,10 @@ __all__ = ["SCHEMES", "SampledRows", "importances", "sample_rows"]
 
 SCHEMES = ("sensitivity", "lewis", "root_leverage", "augmented", "uniform")
 
+#: Fixed-point residual of the Lewis weights a scheme computes: a sample needs importances
+#: within a constant factor (1 % costs 5 to 10 rounds at p = 1 instead of about 20).
+SCHEME_TOL = 1e-2
+
 
 @dataclass(frozen=True)
 class SampledRows:
@@ -66,8 +70,8 @@ def importances(A: Any, scheme: str, p: float) -> np.ndarray:
         return np.ones(A.shape[0])
     if scheme == "sensitivity":
         values = sensitivities(A, p, method="exact")
-    elif scheme == "lewis":
-        values = lewis_weights(A, p).weights
+    elif scheme == "lewis":  # sampling needs them within a constant factor, not to sqrt(u)
+        values = lewis_weights(A, p, tol=SCHEME_TOL).weights
     elif scheme == "root_leverage":
         values = leverage_scores(A) ** (p / 2)
     else:
