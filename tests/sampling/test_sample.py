@@ -281,6 +281,26 @@ def test_importance_sampling_embeds(p, kind, scheme):
         assert distortion(A, rows.apply(A), p, seed) <= EMBED_EPS, seed
 
 
+# p > 2 (Cohen & Peng 2015, Theorem 7.1): O(d^{p/2} log(d) / eps^2) Lewis samples embed l_p.
+# With the constant above, m = 10 d^{p/2} log(d + 1) / eps^2 on n = 20000 rows (d = 3, so
+# m = 1420 at p = 3 and 2460 at p = 4). The augmented scheme adds the leverage scores to a
+# larger sensitivity bound, so its sample of the same size is at least as well spread.
+HIGH_N, HIGH_D = 20000, 3
+
+
+@pytest.mark.parametrize("p", [3, 4])
+@pytest.mark.parametrize("kind", ["heavy", "coherent"])
+@pytest.mark.parametrize("scheme", ["lewis", "augmented"])
+def test_importance_sampling_embeds_above_two(p, kind, scheme):
+    """A w.h.p. statement, checked on three fixed seeds."""
+    m = math.ceil(10 * HIGH_D ** (p / 2) * math.log(HIGH_D + 1) / EMBED_EPS**2)
+    for seed in range(3):
+        A = family(kind, HIGH_N, HIGH_D, seed)
+        rows = sample_rows(A, scheme, p=p, m=m, seed=seed)
+        assert len(rows) < HIGH_N / 4  # a real sample, not the whole matrix
+        assert distortion(A, rows.apply(A), p, seed) <= EMBED_EPS, seed
+
+
 @pytest.mark.parametrize("p", [1, 1.5, 2])
 def test_uniform_sampling_fails_on_coherent_rows(p):
     """Why importance matters. On the coherent family, ``x = e_j`` has ``||A x||_p^p <= 1 +
