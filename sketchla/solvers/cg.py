@@ -10,15 +10,19 @@ when ``||r|| <= tol ||b||`` (the recurrence's residual). A non-positive ``p^T A 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from .. import _validation as v
 from .._array import array_namespace
+from .._array.gram import one_blas_thread
 from ..errors import ConvergenceWarning
 from .operator import as_matvec
 from .result import SolveResult
@@ -90,19 +94,35 @@ def cg(
     norms = [float(xp.linalg.vector_norm(r))]
     if norms[0] <= target:
         return SolveResult(x, 0, np.asarray(norms), True)
-    z = precondition(r)
+    # NumPy vectors with a sparse or matrix-free A: the vector operations gain nothing from BLAS
+    # threads, whose spinning after each call slows numba's (measured 0.92 s -> 0.11 s for CG on
+    # a 64^3 Poisson grid)
+    quiet = xp.__name__.endswith("numpy") and not _is_dense(A)
+    with one_blas_thread() if quiet else contextlib.nullcontext():
+        return _iterate(matvec, precondition, x, r, norms, target, tol, maxiter, callback, xp)
+
+
+def _is_dense(A: Any) -> bool:
+    return not (sp.issparse(A) or isinstance(A, spla.LinearOperator) or hasattr(A, "matvec"))
+
+
+def _iterate(matvec, precondition, x, r, norms, target, tol, maxiter, callback, xp):
+    """The CG recurrence from ``x``, ``r = b - A x`` (see the module docstring)."""
+    b_norm = target / tol
+    dot = _dot(xp)
+    z = r if precondition is None else precondition(r)
     p = z
-    rz = float(xp.sum(r * z))
+    rz = norms[0] ** 2 if precondition is None else dot(r, z)
     _check_positive(rz, "M", "r^T M r", 0)
     iterations = 0
     for iterations in range(1, maxiter + 1):
         Ap = matvec(p)
-        pAp = float(xp.sum(p * Ap))
+        pAp = dot(p, Ap)
         _check_positive(pAp, "A", "p^T A p", iterations)
         alpha = rz / pAp
         x = x + alpha * p
         r = r - alpha * Ap
-        norms.append(float(xp.linalg.vector_norm(r)))
+        norms.append(math.sqrt(max(dot(r, r), 0.0)))
         if callback is not None:
             callback(x)
         if not math.isfinite(norms[-1]):
@@ -111,23 +131,33 @@ def cg(
             )
         if norms[-1] <= target:
             return SolveResult(x, iterations, np.asarray(norms), True)
-        z = precondition(r)
-        rz_new = float(xp.sum(r * z))
-        _check_positive(rz_new, "M", "r^T M r", iterations)
+        if precondition is None:  # z = r: r^T z is the squared norm just computed
+            z, rz_new = r, norms[-1] ** 2
+        else:
+            z = precondition(r)
+            rz_new = dot(r, z)
+            _check_positive(rz_new, "M", "r^T M r", iterations)
         p = z + (rz_new / rz) * p
         rz = rz_new
     warnings.warn(
         f"cg stopped after maxiter={maxiter} iterations at the relative residual "
         f"{norms[-1] / b_norm:.2e} above tol={tol:.1e}",
         ConvergenceWarning,
-        stacklevel=2,
+        stacklevel=4,
     )
     return SolveResult(x, iterations, np.asarray(norms), False)
 
 
-def _preconditioner(M: Any, n: int) -> Callable:
+def _dot(xp: Any) -> Callable:
+    """``x -> float(x^T y)``: NumPy's BLAS ``ddot`` (no temporary), else the namespace's."""
+    if xp.__name__.endswith("numpy"):
+        return lambda a, b: float(np.dot(a, b))
+    return lambda a, b: float(xp.vecdot(a, b))
+
+
+def _preconditioner(M: Any, n: int) -> Callable | None:
     if M is None:
-        return lambda r: r
+        return None
     if callable(M) and not hasattr(M, "shape"):
         return M
     return as_matvec(M, n, name="M")[0]

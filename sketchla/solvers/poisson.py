@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .._array import array_namespace, backend_name
+from .._array import array_namespace, backend_name, kernel
 
 __all__ = ["BOUNDARIES", "PoissonGrid"]
 
@@ -82,11 +82,7 @@ class PoissonGrid:
         xp = array_namespace(x)
         diagonal, fluid = self._constants(xp, x)
         X = xp.reshape(x, self.grid_shape)
-        Xf = X * fluid
-        neighbours = xp.zeros_like(X)
-        for axis in range(len(self.grid_shape)):
-            neighbours = neighbours + _shift(Xf, axis, 1, xp) + _shift(Xf, axis, -1, xp)
-        Y = diagonal * X - fluid * neighbours
+        Y = kernel("poisson_apply", xp)(X, diagonal, fluid, xp=xp)
         return xp.reshape(Y, tuple(x.shape))
 
     __call__ = matvec
@@ -133,20 +129,3 @@ def _diagonal(fluid: np.ndarray, dirichlet: bool) -> np.ndarray:
             window[axis] = slice(1 + step, padded.shape[axis] - 1 + step)
             count += padded[tuple(window)]
     return np.where(fluid, count, 1.0)
-
-
-def _shift(X: Any, axis: int, step: int, xp: Any) -> Any:
-    """``X`` moved by ``step`` cells along ``axis``, zeros shifted in (functional: no in-place
-    writes, so JAX arrays work too)."""
-    size = X.shape[axis]
-    if size == 1:
-        return xp.zeros_like(X)
-    keep = [slice(None)] * X.ndim
-    pad_shape = list(X.shape)
-    pad_shape[axis] = 1
-    zeros = xp.zeros(tuple(pad_shape), dtype=X.dtype, device=X.device)
-    if step > 0:  # out[i] = X[i - 1]
-        keep[axis] = slice(0, size - 1)
-        return xp.concat([zeros, X[tuple(keep)]], axis=axis)
-    keep[axis] = slice(1, size)
-    return xp.concat([X[tuple(keep)], zeros], axis=axis)

@@ -343,3 +343,27 @@ def test_numba_normal_product_equals_dense(m, n, b, density, dtype, index_dtype,
         assert result.dtype == np.dtype(dtype)
         assert result.shape == (n, b)
         assert np.all(np.abs(result - exact) <= 2 * (m + n) * eps(dtype) * bound)
+
+
+@given(
+    grid=st.one_of(
+        st.tuples(st.integers(1, 12), st.integers(1, 12)),
+        st.tuples(st.integers(1, 7), st.integers(1, 7), st.integers(1, 7)),
+    ),
+    fraction=st.sampled_from([0.0, 0.3]),
+    dtype=st.sampled_from(["float32", "float64"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_numba_poisson_apply_equals_portable(grid, fraction, dtype, seed):
+    from sketchla._array.kernels import _poisson_numba, poisson
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal(grid).astype(dtype)
+    fluid = (rng.random(grid) >= fraction).astype(dtype)
+    diagonal = rng.integers(0, 7, size=grid).astype(dtype)
+    got = _poisson_numba.poisson_apply(X, diagonal, fluid)
+    expected = poisson.poisson_apply(X, diagonal, fluid, xp=namespace_for("numpy"))
+    assert got.dtype == np.dtype(dtype)
+    # at most 2 ndim + 1 terms, each exact (0/1 and small-integer factors): one rounding per add
+    bound = 8 * eps(dtype) * (np.abs(diagonal * X) + 2 * len(grid) * np.abs(X).max())
+    assert np.all(np.abs(got - expected) <= bound)

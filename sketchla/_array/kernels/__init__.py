@@ -43,3 +43,6 @@ register("residual_gradient", "numpy", f"{_K}._residual_gradient_numba:residual_
 
 register("normal_product", PORTABLE, f"{_K}.normal_product:normal_product")
 register("normal_product", "numpy", f"{_K}._normal_product_numba:normal_product")
+
+register("poisson_apply", PORTABLE, f"{_K}.poisson:poisson_apply")
+register("poisson_apply", "numpy", f"{_K}._poisson_numba:poisson_apply")
