@@ -1,8 +1,10 @@
 """Iterative solvers of symmetric positive definite systems: conjugate gradients, the grid
-Poisson operators they are tested on, and (to come) the deep conjugate direction method."""
+Poisson operators they are tested on, and the deep conjugate direction method's iteration (its
+packaged networks are to come)."""
 
 from .cg import cg
+from .dcdm import dcdm_solve
 from .poisson import BOUNDARIES, PoissonGrid
 from .result import SolveResult
 
-__all__ = ["BOUNDARIES", "PoissonGrid", "SolveResult", "cg"]
+__all__ = ["BOUNDARIES", "PoissonGrid", "SolveResult", "cg", "dcdm_solve"]
