@@ -26,6 +26,7 @@ SECTIONS: tuple[str, ...] = (
     "sketchla.demo.low_rank",
     "sketchla.demo.sparse_svd",
     "sketchla.demo.sampling",
+    "sketchla.demo.dcdm",
 )
 
 

@@ -6,10 +6,15 @@ and moves along it: ``alpha = q^T r / q^T A q``, ``x += alpha q``, ``r -= alpha 
 the identity the directions are CG's (``r_k`` is already A-orthogonal to every direction but the
 last), so the iterates are CG's; with ``f = A^{-1}`` the first step solves the system. Rescaling
 ``f`` rescales ``q`` and ``1 / alpha`` together: the iterates do not change.
+
+The safeguard (ours, on by default) adds the residual as a second direction of each step,
+A-orthogonalised against ``q`` and the previous directions, so that a residual the network maps
+to a useless direction still makes progress (see ``safeguard`` in :func:`dcdm_solve`).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import warnings
@@ -33,12 +38,14 @@ def dcdm_solve(
     A: Any,
     b: Any,
     *,
-    model: Any,
+    model: Any = None,
     grid_shape: Any = None,
     x0: Any = None,
     tol: float = 1e-6,
     maxiter: int | None = None,
     n_orth: int = 2,
+    safeguard: bool = True,
+    device: Any = None,
     callback: Callable[[Any], None] | None = None,
 ) -> SolveResult:
     """Solve the symmetric positive definite ``A x = b`` by deep conjugate directions.
@@ -49,11 +56,12 @@ def dcdm_solve(
         ``(n, n)``, symmetric positive definite (e.g. :class:`~sketchla.solvers.PoissonGrid`).
     b : array
         ``(n,)``, any backend.
-    model : callable or torch.nn.Module
-        The direction map ``f``. A callable receives the normalised residual as an array of
-        ``b``'s namespace shaped ``grid_shape`` and returns one of that shape. A torch module
-        receives a ``(1, 1, *grid_shape)`` tensor of its own device and dtype (under
-        ``torch.no_grad``).
+    model : {"poisson3d", "poisson2d"}, torch.nn.Module or callable, optional
+        The direction map ``f``. A name loads a packaged network (needs torch); the default is
+        the packaged network of the grid's dimension. A torch module receives a
+        ``(1, 1, *grid_shape)`` tensor of its own dtype (under ``torch.inference_mode``). A
+        callable receives the normalised residual as an array of ``b``'s namespace shaped
+        ``grid_shape`` and returns one of that shape.
     grid_shape : tuple of ints, optional
         The grid the residual is reshaped to (default: ``A.grid_shape`` when ``A`` has one,
         else ``(n,)``).
@@ -64,7 +72,19 @@ def dcdm_solve(
     maxiter : int, optional
         Default ``n``.
     n_orth : int
-        Directions each new one is made A-orthogonal to (the paper: 2).
+        Steps whose directions each new one is made A-orthogonal to (the paper: 2).
+    safeguard : bool
+        Also step along the residual: each step minimises the error's A-norm over
+        ``span{f(r), r}`` (both A-orthogonalised), at the cost of one more product with ``A``.
+        A network can map some residuals to useless directions (measured: the packaged networks
+        stall on the smoothest or the most oscillatory modes after a few steps); the residual
+        direction removes exactly those. It adds nothing when ``f(r)`` is parallel to ``r``
+        (what is left of the unit residual after A-orthogonalisation is below
+        ``sqrt(eps(float32))`` in norm: then it is skipped, so ``f`` = identity is still CG).
+        ``False`` is the paper's iteration.
+    device : torch device, optional
+        Where a network runs (default: ``b``'s device for a torch tensor, else the module's
+        own device, CPU for a packaged network).
     callback : callable, optional
         Called with ``x`` after every step.
 
@@ -81,6 +101,11 @@ def dcdm_solve(
     >>> b = np.random.default_rng(0).standard_normal(A.shape[0])
     >>> dcdm_solve(A, b, model=lambda r: r, tol=1e-8).converged  # f = identity: CG
     True
+    >>> A = PoissonGrid((32, 32, 32))
+    >>> b = np.random.default_rng(0).standard_normal(A.shape[0])
+    >>> result = dcdm_solve(A, b, tol=1e-4)  # the packaged 3-D network
+    >>> result.converged, result.iterations < 20
+    (True, True)
     """
     b = v.check_vector(b, "b")
     xp = array_namespace(b)
@@ -90,10 +115,12 @@ def dcdm_solve(
     grid_shape = tuple(int(s) for s in grid_shape)
     if math.prod(grid_shape) != n:
         raise ValueError(f"grid_shape {grid_shape} has {math.prod(grid_shape)} cells, b has {n}")
-    direction = _direction_map(model, grid_shape, xp)
+    direction = _direction_map(model, grid_shape, xp, b, device)
     tol = _check_tol(tol)
     maxiter = n if maxiter is None else v.check_int(maxiter, "maxiter", minimum=0)
     n_orth = v.check_int(n_orth, "n_orth", minimum=0)
+    if not isinstance(safeguard, bool):
+        raise TypeError(f"safeguard must be True or False, got {safeguard!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
     if x0 is None:
@@ -104,29 +131,30 @@ def dcdm_solve(
     dot = _dot(xp)
     b_norm = float(xp.linalg.vector_norm(b))
     norms = [float(xp.linalg.vector_norm(r))]
-    previous: deque = deque(maxlen=max(n_orth, 1))  # (p, A p, p^T A p)
+    negligible = math.sqrt(float(np.finfo(np.float32).eps))  # a float32 model's rounding of r
+    previous: deque = deque(maxlen=max(n_orth, 1))  # per step: [(p, A p, p^T A p), ...]
     iterations = 0
     while norms[-1] > tol * b_norm and iterations < maxiter:
         iterations += 1
-        q = direction(r / norms[-1])
+        unit = r / norms[-1]
+        q = direction(unit)
         if not bool(xp.all(xp.isfinite(q))):
             raise FloatingPointError(f"the model returned NaN or infinity at step {iterations}")
-        if n_orth:
-            for p, Ap, pAp in previous:
-                q = q - (dot(q, Ap) / pAp) * p
-        Aq = matvec(q)
-        qAq = dot(q, Aq)
-        if not qAq > 0:
-            raise ValueError(
-                f"A is not positive definite (or the model returned a zero direction): "
-                f"q^T A q = {qAq:.3e} at step {iterations}"
-            )
-        alpha = dot(q, r) / qAq
-        x = x + alpha * q
-        r = r - alpha * Aq
+        step = [_conjugate(q, previous if n_orth else (), matvec, dot, iterations)]
+        if safeguard:  # the residual too, A-orthogonal to the rest; skipped when it adds nothing
+            p = unit
+            for earlier in (*(previous if n_orth else ()), step):
+                for d, Ad, dAd in earlier:
+                    p = p - (dot(p, Ad) / dAd) * d
+            if float(xp.linalg.vector_norm(p)) > negligible:
+                step.append(_conjugate(p, (), matvec, dot, iterations))
+        for d, Ad, dAd in step:  # A-orthogonal directions: independent exact line searches
+            alpha = dot(d, r) / dAd
+            x = x + alpha * d
+            r = r - alpha * Ad
         norms.append(float(xp.linalg.vector_norm(r)))
         if n_orth:
-            previous.append((q, Aq, qAq))
+            previous.append(step)
         if callback is not None:
             callback(x)
     converged = norms[-1] <= tol * b_norm
@@ -140,13 +168,50 @@ def dcdm_solve(
     return SolveResult(x, iterations, np.asarray(norms), converged)
 
 
-def _direction_map(model: Any, grid_shape: tuple[int, ...], xp: Any) -> Callable:
+def _conjugate(q: Any, previous: Any, matvec: Callable, dot: Callable, iteration: int) -> tuple:
+    """``q`` made A-orthogonal to the directions in ``previous``, with ``A q`` and ``q^T A q``."""
+    for step in previous:
+        for p, Ap, pAp in step:
+            q = q - (dot(q, Ap) / pAp) * p
+    Aq = matvec(q)
+    qAq = dot(q, Aq)
+    if not qAq > 0:
+        raise ValueError(
+            f"A is not positive definite (or the model returned a zero direction): "
+            f"q^T A q = {qAq:.3e} at step {iteration}"
+        )
+    return q, Aq, qAq
+
+
+def _direction_map(model: Any, grid_shape: tuple[int, ...], xp: Any, b: Any, device: Any):
     """``r -> f(r)`` on flat vectors of ``xp`` (see ``model`` in :func:`dcdm_solve`)."""
+    if model is None:
+        if len(grid_shape) not in (2, 3):
+            raise ValueError(
+                f"the packaged networks need a 2-D or 3-D grid_shape, got {grid_shape}; "
+                "pass grid_shape or a model"
+            )
+        model = f"poisson{len(grid_shape)}d"
+    if isinstance(model, str):
+        from .models import load_model
+
+        if device is None and _is_torch_tensor(b):
+            device = b.device
+        model = load_model(model, device=device)
+        device = None
     if _is_torch_module(model):
         import torch
 
+        dim = getattr(model, "dim", None)
+        if dim is not None and dim != len(grid_shape):
+            raise ValueError(f"the model is a {dim}-D network, grid_shape {grid_shape} is not")
         parameter = next(iter(model.parameters()), None)
-        device = parameter.device if parameter is not None else torch.device("cpu")
+        moving = device is not None and parameter is not None
+        if moving and parameter.device != torch.device(device):
+            model = copy.deepcopy(model).to(device)  # the caller's module stays where it is
+        elif parameter is not None:
+            device = parameter.device
+        device = torch.device("cpu") if device is None else torch.device(device)
         dtype = parameter.dtype if parameter is not None else torch.float32
 
         def apply(r: Any) -> Any:
@@ -154,8 +219,12 @@ def _direction_map(model: Any, grid_shape: tuple[int, ...], xp: Any) -> Callable
                 inputs = r.to(dtype=dtype, device=device)
             else:
                 inputs = torch.as_tensor(np.asarray(to_numpy(r)), dtype=dtype, device=device)
-            with torch.no_grad():
-                out = model(inputs.reshape((1, 1, *grid_shape))).reshape(-1)
+            inputs = inputs.reshape((1, 1, *grid_shape))
+            if inputs.ndim in (4, 5):  # the layout of a channels-last model (a no-op otherwise)
+                layout = torch.channels_last if inputs.ndim == 4 else torch.channels_last_3d
+                inputs = inputs.contiguous(memory_format=layout)
+            with torch.inference_mode():
+                out = model(inputs).reshape(-1)
             if isinstance(r, torch.Tensor):
                 return out.to(dtype=r.dtype, device=r.device)
             return xp.asarray(out.to(torch.float64).cpu().numpy(), dtype=r.dtype, device=r.device)
@@ -171,6 +240,11 @@ def _direction_map(model: Any, grid_shape: tuple[int, ...], xp: Any) -> Callable
         return xp.reshape(out, (-1,))
 
     return apply_callable
+
+
+def _is_torch_tensor(x: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def _is_torch_module(model: Any) -> bool:
