@@ -91,7 +91,10 @@ class GPUPoisson3D:
         if impl == "sketchla-cg":
             self.run = lambda: cg(grid, b, tol=TOL).iterations
         else:
-            self.run = lambda: dcdm_solve(grid, b, model="poisson3d", tol=TOL).iterations
+            from sketchla.solvers.dcdm import load_model
+
+            model = load_model("poisson3d", device="cuda")
+            self.run = lambda: dcdm_solve(grid, b, model=model, tol=TOL).iterations
 
     def time_solve(self, impl):
         self.run()

@@ -1,6 +1,6 @@
 """Iterative solvers of symmetric positive definite systems: conjugate gradients, the grid
-Poisson operators they are tested on, and the deep conjugate direction method's iteration (its
-packaged networks are to come)."""
+Poisson operators they are measured on, and the deep conjugate direction method with its
+packaged networks."""
 
 from .cg import cg
 from .dcdm import dcdm_solve

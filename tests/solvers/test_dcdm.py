@@ -133,8 +133,16 @@ def test_not_converging_warns_and_bad_directions_raise():
     assert not result.converged
     with pytest.raises(ValueError, match="not positive definite"):
         dcdm_solve(-np.eye(5), np.ones(5), model=lambda r: r)
-    with pytest.raises(ValueError, match="zero direction"):
-        dcdm_solve(A, b, model=lambda r: 0 * r)
+    with pytest.raises(ValueError, match="zero or lies in the span"):
+        dcdm_solve(A, b, model=lambda r: 0 * r, safeguard=False)
+    # with the safeguard, a zero model leaves the steps to the residual: CG's directions; a
+    # fixed direction (useless after its first step) costs a few steps, never convergence
+    plain = cg(A, b, tol=1e-8).iterations
+    assert abs(dcdm_solve(A, b, model=lambda r: 0 * r, tol=1e-8).iterations - plain) <= 1
+    fixed = np.random.default_rng(1).standard_normal(GRID)
+    result = dcdm_solve(A, b, model=lambda r: fixed, tol=1e-8)
+    assert result.converged
+    assert result.iterations <= 2 * plain
     with pytest.raises(FloatingPointError, match="NaN"):
         dcdm_solve(A, b, model=lambda r: r * np.nan)
 

@@ -28,6 +28,7 @@ from sketchla.solvers.dcdm import (  # noqa: E402
     dcdm_loss,
     dcdm_solve,
     lanczos_ritz,
+    solver_residuals,
     stencil,
     train,
 )
@@ -557,12 +558,60 @@ class Interrupting:
 
     def __init__(self, data, stop):
         self.data, self.stop, self.calls = data, stop, 0
+        self.grid_shape = data.grid_shape
 
     def batch(self, size, generator):
         self.calls += 1
         if self.calls == self.stop:
             raise Interrupt
         return self.data.batch(size, generator)
+
+
+def test_cosine_schedule_ends_at_final_lr_and_stays_there(problem_8x8, monkeypatch):
+    """A run longer than its schedule keeps the final rate (the cosine does not climb back)."""
+    A, data = problem_8x8
+    rates = []
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    options = {"lr": 1e-2, "final_lr": 1e-4, "schedule_steps": 4, "progress": False}
+    train(small_net(2), A, data, steps=8, **options)
+    cosine = [1 + math.cos(math.pi * min(k / 4, 1)) for k in range(8)]
+    assert rates == pytest.approx([1e-4 + 0.5 * (1e-2 - 1e-4) * c for c in cosine], rel=1e-12)
+
+
+def test_train_refuses_bad_arguments(problem_8x8):
+    A, data = problem_8x8
+    for options, match in (
+        ({"replay_every": 0}, "replay_every"),
+        ({"replay_depth": 0}, "replay_depth"),
+        ({"schedule_steps": 0}, "schedule_steps"),
+        ({"lr": -1.0}, "lr"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            train(small_net(2), A, data, steps=1, progress=False, **options)
+    with pytest.raises(ValueError, match="grid"):
+        train(small_net(2), PoissonGrid((6, 6)), data, steps=1, progress=False)
+    with pytest.raises(ValueError, match="no parameters"):
+        train(torch.nn.Identity(), A, data, steps=1, progress=False)
+
+
+def test_solver_residuals_without_orthogonalisation():
+    """n_orth = 0 uses no earlier direction: with f = identity it is steepest descent."""
+    A = PoissonGrid((6, 5))
+    S = dense(A)
+    apply_A = stencil(A, dtype=torch.float64)
+    b = torch.randn(1, 1, 6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    out = solver_residuals(lambda r: r, apply_A, b, depth=4, n_orth=0)
+    r = b.reshape(-1).numpy()
+    for k in range(4):
+        r = r / np.linalg.norm(r)
+        np.testing.assert_allclose(out[k].reshape(-1).numpy(), r, atol=64 * U64)
+        r = r - (r @ r) / (r @ S @ r) * (S @ r)
 
 
 def test_resume_after_an_interruption_follows_the_cosine_schedule(problem_8x8, tmp_path):

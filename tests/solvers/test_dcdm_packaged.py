@@ -41,7 +41,11 @@ def test_packaged_model_loads_safely_and_is_small(name):
     reference.load_state_dict(saved["state"])
     x = torch.randn((1, 1) + (6,) * model.dim, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
-        assert torch.equal(model(x), reference(x))  # the channels-last layout changes nothing
+        out, expected = model(x), reference(x)
+    # channels-last changes only the order of the sums: 16 layers of 16 x 3^d-term sums in
+    # float32 (u = 6e-8), each within about 150 u of the same scale
+    scale = float(expected.abs().max())
+    torch.testing.assert_close(out, expected, rtol=0, atol=16 * 150 * 6e-8 * scale)
 
 
 def test_unknown_model_name_is_refused():
@@ -68,16 +72,18 @@ def families(n, dim, seed):
     }
 
 
-@pytest.mark.parametrize(("dim", "n"), [(3, 32), (2, 96)])
-def test_packaged_model_beats_cg_by_3x(dim, n):
+@pytest.mark.parametrize(("dim", "n", "factor"), [(3, 32, 4), (2, 96, 8)])
+def test_packaged_model_beats_cg(dim, n, factor):
+    """Measured when the models were packaged: 3-D at 32^3 about 6x, 2-D at 64^2-128^2 about
+    20x; the bounds leave room for other right-hand sides and thread counts."""
     A = PoissonGrid((n,) * dim)
     for family, b in families(n, dim, seed=n).items():
-        plain = cg(A, b, tol=TOL)
+        plain = cg(A, b, tol=TOL).iterations
         deep = dcdm_solve(A, b, tol=TOL)  # the packaged network of the grid's dimension
         assert deep.converged, family
         residual = np.linalg.norm(b - A.matvec(deep.x)) / np.linalg.norm(b)
         assert residual <= 1.01 * TOL, family  # the true residual, not only the recurrence's
-        assert 3 * deep.iterations <= plain.iterations, (family, deep.iterations, plain.iterations)
+        assert factor * deep.iterations <= plain, (family, deep.iterations, plain)
 
 
 def test_packaged_model_on_solid_cells_and_torch_input():

@@ -1,8 +1,9 @@
 """The deep conjugate direction method (Kaneda, Akar, Chen, Trevino Kala, Hyde & Teran, ICML
 2023): conjugate directions proposed by a network from the residual.
 
-``dcdm_solve`` needs torch only for a network model; the network, its training and the packaged
-models (which import torch) load on first use, so ``import sketchla`` stays light.
+``dcdm_solve`` needs torch for a network model (the default is a packaged network; a plain
+callable needs no torch). The network, its training and the packaged models import torch and
+load on first use, so ``import sketchla`` stays light.
 """
 
 from typing import Any

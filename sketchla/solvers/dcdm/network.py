@@ -44,12 +44,6 @@ class DCDMNet(nn.Module):
     pairs : tuple of 3 ints
         Residual pairs before pooling, at half resolution, and after upsampling (the paper:
         ``(2, 3, 2)`` at ``64^3``, ``(3, 5, 3)`` at ``128^3``).
-    levels : int or None
-        Pooling levels. 1 is the paper's network. With more, the half-resolution pairs are
-        split around a recursion: the same pairs (shared weights) are applied at every
-        coarser level, whose upsampled output joins the finer level's features (times 4);
-        ``None`` descends while the grid has at least 8 cells per axis, so the receptive field
-        covers the grid at any size.
 
     Examples
     --------

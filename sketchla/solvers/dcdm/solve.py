@@ -78,13 +78,16 @@ def dcdm_solve(
         ``span{f(r), r}`` (both A-orthogonalised), at the cost of one more product with ``A``.
         A network can map some residuals to useless directions (measured: the packaged networks
         stall on the smoothest or the most oscillatory modes after a few steps); the residual
-        direction removes exactly those. It adds nothing when ``f(r)`` is parallel to ``r``
-        (what is left of the unit residual after A-orthogonalisation is below
-        ``sqrt(eps(float32))`` in norm: then it is skipped, so ``f`` = identity is still CG).
-        ``False`` is the paper's iteration.
+        direction removes exactly those. A direction whose A-orthogonalised remainder is below
+        ``sqrt(eps)`` of its norm (``eps`` of the model's precision: a torch model's dtype, else
+        ``b``'s) is rounding noise and is dropped: so ``f`` = identity is still CG, and a
+        degenerate ``f(r)`` leaves the step to the residual. ``False`` is the paper's iteration
+        (a degenerate ``f(r)`` is then an error).
     device : torch device, optional
-        Where a network runs (default: ``b``'s device for a torch tensor, else the module's
-        own device, CPU for a packaged network).
+        Where a torch network runs. Default: a packaged network runs on ``b``'s device (CPU
+        for a non-torch ``b``); a module runs where its weights are (a copy is moved when
+        ``device`` differs: the caller's module is left alone); a module without weights runs
+        where ``b`` is, in ``b``'s precision. Not for a plain callable.
     callback : callable, optional
         Called with ``x`` after every step.
 
@@ -115,7 +118,7 @@ def dcdm_solve(
     grid_shape = tuple(int(s) for s in grid_shape)
     if math.prod(grid_shape) != n:
         raise ValueError(f"grid_shape {grid_shape} has {math.prod(grid_shape)} cells, b has {n}")
-    direction = _direction_map(model, grid_shape, xp, b, device)
+    direction, model_eps = _direction_map(model, grid_shape, xp, b, device)
     tol = _check_tol(tol)
     maxiter = n if maxiter is None else v.check_int(maxiter, "maxiter", minimum=0)
     n_orth = v.check_int(n_orth, "n_orth", minimum=0)
@@ -131,7 +134,8 @@ def dcdm_solve(
     dot = _dot(xp)
     b_norm = float(xp.linalg.vector_norm(b))
     norms = [float(xp.linalg.vector_norm(r))]
-    negligible = math.sqrt(float(np.finfo(np.float32).eps))  # a float32 model's rounding of r
+    # Below this (relative) size a direction is rounding noise of the model's precision.
+    negligible = math.sqrt(model_eps)
     previous: deque = deque(maxlen=max(n_orth, 1))  # per step: [(p, A p, p^T A p), ...]
     iterations = 0
     while norms[-1] > tol * b_norm and iterations < maxiter:
@@ -140,14 +144,23 @@ def dcdm_solve(
         q = direction(unit)
         if not bool(xp.all(xp.isfinite(q))):
             raise FloatingPointError(f"the model returned NaN or infinity at step {iterations}")
-        step = [_conjugate(q, previous if n_orth else (), matvec, dot, iterations)]
+        earlier = tuple(previous) if n_orth else ()
+        step = _conjugate(q, earlier, matvec, dot, negligible, xp)
+        if step is None and not safeguard:
+            raise ValueError(
+                f"the model's direction at step {iterations} is zero or lies in the span of the "
+                "previous directions (safeguard=True would step along the residual instead)"
+            )
+        step = [] if step is None else [step]
         if safeguard:  # the residual too, A-orthogonal to the rest; skipped when it adds nothing
-            p = unit
-            for earlier in (*(previous if n_orth else ()), step):
-                for d, Ad, dAd in earlier:
-                    p = p - (dot(p, Ad) / dAd) * d
-            if float(xp.linalg.vector_norm(p)) > negligible:
-                step.append(_conjugate(p, (), matvec, dot, iterations))
+            guard = _conjugate(unit, (*earlier, step), matvec, dot, negligible, xp)
+            if guard is not None:
+                step.append(guard)
+            elif not step:
+                raise ValueError(
+                    f"no direction left at step {iterations}: the residual lies in the span of "
+                    "the previous directions (A is not symmetric?)"
+                )
         for d, Ad, dAd in step:  # A-orthogonal directions: independent exact line searches
             alpha = dot(d, r) / dAd
             x = x + alpha * d
@@ -168,18 +181,22 @@ def dcdm_solve(
     return SolveResult(x, iterations, np.asarray(norms), converged)
 
 
-def _conjugate(q: Any, previous: Any, matvec: Callable, dot: Callable, iteration: int) -> tuple:
-    """``q`` made A-orthogonal to the directions in ``previous``, with ``A q`` and ``q^T A q``."""
-    for step in previous:
+def _conjugate(
+    q: Any, earlier: Any, matvec: Callable, dot: Callable, negligible: float, xp: Any
+) -> tuple | None:
+    """``q`` made A-orthogonal to the directions of ``earlier`` (steps, each a list of
+    ``(p, A p, p^T A p)``), with ``A q`` and ``q^T A q``; ``None`` when what is left is below
+    ``negligible`` times ``q``'s norm (rounding noise, or ``q`` was zero)."""
+    size = float(xp.linalg.vector_norm(q))
+    for step in earlier:
         for p, Ap, pAp in step:
             q = q - (dot(q, Ap) / pAp) * p
+    if not float(xp.linalg.vector_norm(q)) > negligible * size:
+        return None
     Aq = matvec(q)
     qAq = dot(q, Aq)
     if not qAq > 0:
-        raise ValueError(
-            f"A is not positive definite (or the model returned a zero direction): "
-            f"q^T A q = {qAq:.3e} at step {iteration}"
-        )
+        raise ValueError(f"A is not positive definite: q^T A q = {qAq:.3e} for a direction q")
     return q, Aq, qAq
 
 
@@ -193,7 +210,13 @@ def _direction_map(model: Any, grid_shape: tuple[int, ...], xp: Any, b: Any, dev
             )
         model = f"poisson{len(grid_shape)}d"
     if isinstance(model, str):
-        from .models import load_model
+        try:
+            from .models import load_model
+        except ImportError as error:
+            raise ImportError(
+                f"model={model!r} is a torch network: install sketchla[torch], or pass a "
+                "callable model"
+            ) from error
 
         if device is None and _is_torch_tensor(b):
             device = b.device
@@ -205,14 +228,18 @@ def _direction_map(model: Any, grid_shape: tuple[int, ...], xp: Any, b: Any, dev
         dim = getattr(model, "dim", None)
         if dim is not None and dim != len(grid_shape):
             raise ValueError(f"the model is a {dim}-D network, grid_shape {grid_shape} is not")
-        parameter = next(iter(model.parameters()), None)
-        moving = device is not None and parameter is not None
-        if moving and parameter.device != torch.device(device):
-            model = copy.deepcopy(model).to(device)  # the caller's module stays where it is
-        elif parameter is not None:
-            device = parameter.device
-        device = torch.device("cpu") if device is None else torch.device(device)
-        dtype = parameter.dtype if parameter is not None else torch.float32
+        tensor = next(iter(model.parameters()), None)
+        if tensor is None:
+            tensor = next(iter(model.buffers()), None)
+        if tensor is None:  # no weights: run where b is, in its precision
+            like = b if _is_torch_tensor(b) else torch.as_tensor(np.zeros(1, to_numpy(b[:1]).dtype))
+            dtype = like.dtype if like.is_floating_point() else torch.float64
+            device = torch.empty(0, device=like.device if device is None else device).device
+        else:
+            dtype = tensor.dtype
+            if device is not None and torch.empty(0, device=device).device != tensor.device:
+                model = copy.deepcopy(model).to(device)  # the caller's module stays where it is
+            device = tensor.device if device is None else torch.empty(0, device=device).device
 
         def apply(r: Any) -> Any:
             if isinstance(r, torch.Tensor):  # no host round trip
@@ -229,9 +256,11 @@ def _direction_map(model: Any, grid_shape: tuple[int, ...], xp: Any, b: Any, dev
                 return out.to(dtype=r.dtype, device=r.device)
             return xp.asarray(out.to(torch.float64).cpu().numpy(), dtype=r.dtype, device=r.device)
 
-        return apply
+        return apply, float(torch.finfo(dtype).eps)
     if not callable(model):
         raise TypeError(f"model must be a callable or a torch.nn.Module, got {model!r}")
+    if device is not None:
+        raise ValueError("device applies to torch models only; a callable runs where b is")
 
     def apply_callable(r: Any) -> Any:
         out = model(xp.reshape(r, grid_shape))
@@ -239,7 +268,7 @@ def _direction_map(model: Any, grid_shape: tuple[int, ...], xp: Any, b: Any, dev
             raise ValueError(f"the model returned shape {tuple(out.shape)}, expected {grid_shape}")
         return xp.reshape(out, (-1,))
 
-    return apply_callable
+    return apply_callable, float(np.finfo(to_numpy(b[:1]).dtype).eps)
 
 
 def _is_torch_tensor(x: Any) -> bool:

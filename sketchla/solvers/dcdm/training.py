@@ -204,7 +204,9 @@ def solver_residuals(
     model: torch.nn.Module, apply_A, b: torch.Tensor, depth: int, n_orth: int = 2
 ) -> torch.Tensor:
     """Normalised residuals of ``depth`` DCDM steps from ``x = 0`` on a batch of right-hand
-    sides, ``(depth * batch, 1, *grid)`` (the iteration of :func:`dcdm_solve`, batched).
+    sides, ``(depth * batch, 1, *grid)``: the paper's iteration (``dcdm_solve`` with
+    ``safeguard=False``), batched; the residuals it stalls on are the ones to learn from.
+    Residuals that are not finite (a step that broke down) are left out.
 
     Examples
     --------
@@ -228,13 +230,14 @@ def solver_residuals(
             r = r / torch.linalg.vector_norm(r.flatten(1), dim=1).reshape(-1, *(1,) * (b.ndim - 1))
             out.append(r)
             q = model(r)
-            for p, Ap, pAp in previous[-n_orth:]:
+            for p, Ap, pAp in previous[-n_orth:] if n_orth else ():
                 q = q - dot(q, Ap) / pAp * p
             Aq = apply_A(q)
             qAq = dot(q, Aq)
             r = r - dot(q, r) / qAq * Aq
             previous.append((q, Aq, qAq))
-    return torch.cat(out)
+    out = torch.cat(out)
+    return out[torch.isfinite(out).flatten(1).all(dim=1)]
 
 
 def train(
@@ -312,6 +315,19 @@ def train(
 
     steps = v.check_int(steps, "steps", minimum=0)
     batch_size = v.check_int(batch_size, "batch_size", minimum=1)
+    replay_depth = v.check_int(replay_depth, "replay_depth", minimum=1)
+    replay_size = v.check_int(replay_size, "replay_size", minimum=1)
+    if replay_every is not None:
+        replay_every = v.check_int(replay_every, "replay_every", minimum=1)
+    if schedule_steps is not None:
+        schedule_steps = v.check_int(schedule_steps, "schedule_steps", minimum=1)
+    for name, value in (("lr", lr), ("final_lr", final_lr)):
+        if value is not None and not (isinstance(value, (int, float)) and 0 < value < math.inf):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if tuple(data.grid_shape) != tuple(A.grid_shape):
+        raise ValueError(f"data is for the grid {data.grid_shape}, A for {A.grid_shape}")
+    if next(iter(model.parameters()), None) is None:
+        raise ValueError("model has no parameters to train")
     if device is None:
         device = next(model.parameters()).device
     model.to(device)
@@ -347,7 +363,8 @@ def train(
     bar = tqdm(total=steps, initial=len(losses), disable=not progress, desc="dcdm train")
     while len(losses) < steps:
         if final_lr is not None:
-            phase = math.cos(math.pi * len(losses) / max(schedule_steps or steps, 1))
+            done = min(len(losses) / max(schedule_steps or steps, 1), 1.0)
+            phase = math.cos(math.pi * done)
             for group in optimiser.param_groups:
                 group["lr"] = final_lr + 0.5 * (lr - final_lr) * (1.0 + phase)
         if replay_every is not None and len(losses) % replay_every == 0:
