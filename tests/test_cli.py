@@ -39,5 +39,7 @@ def test_demo_writes_a_report(tmp_path):
     assert "equal the slice" in report
     assert "NO" not in report.replace("NumPy", "")
     assert "## Sketching operators against their peers" in report
+    assert "## Poisson solves: CG against DCDM with the packaged network" in report
+    assert "sketchla dcdm_solve (poisson3d)" in report
     for family in ("countsketch", "saso", "srht", "srft", "gaussian", "very_sparse"):
         assert f"| {family} |" in report

@@ -463,12 +463,11 @@ def test_sketch_reproducible():
     twice = leverage_scores(A, method="sketch", seed=generator)
     assert np.array_equal(once, first)
     assert not np.array_equal(once, twice)
-    # no seed: fresh entropy, still within eps
-    reference = leverage(A, 10)
-    fresh = leverage_scores(A, method="sketch")
-    assert max_relative_error(fresh, reference) <= 0.5 + sketch_rounding(
-        10, 0.5, condition(A, 10), "float64"
-    )
+    # no seed: fresh entropy on every call (the eps guarantee holds with probability 1 - delta,
+    # so it is checked on fixed seeds elsewhere, not on entropy that would make this test flaky)
+    fresh = [leverage_scores(A, method="sketch") for _ in range(2)]
+    assert not np.array_equal(fresh[0], fresh[1])
+    assert not np.array_equal(fresh[0], first)
 
 
 @pytest.mark.parametrize("family", ["srht", "gaussian", "countsketch"])
