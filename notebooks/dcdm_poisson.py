@@ -20,15 +20,16 @@
 # the output of a small convolutional network applied to the normalised residual, made
 # A-orthogonal to the directions of the last two steps. sketchla's default adds the residual
 # as a second direction of each step (the safeguard; section 1 also shows the paper's
-# iteration without it). This notebook runs the packaged 3-D network
-# (`model="poisson3d"`, trained by `scripts/train_dcdm.py` on a 32³ grid) against CG and
-# against CG preconditioned by one smoothed-aggregation V-cycle (pyamg), on the 64³ Dirichlet
-# Poisson matrix, and measures:
+# iteration without it). This notebook runs the two packaged 3-D networks, trained by
+# `scripts/train_dcdm.py` on grids of at most 32³: the default `"poisson3d"` (a multilevel
+# network) and `"poisson3d-paper"` (the paper's architecture), against CG and against CG
+# preconditioned by one smoothed-aggregation V-cycle (pyamg), on the 64³ Dirichlet Poisson
+# matrix, and measures:
 #
 # 1. residual against iteration on three families of right-hand sides: the training
 #    distribution (eigenmodes weighted toward the low end), smooth random fields and point
 #    sources;
-# 2. how the iteration counts grow with the grid (16³ to 64³);
+# 2. how the iteration counts grow with the grid (32³ to 128³);
 # 3. a system the network never saw: the pressure matrix of a box with solid obstacles;
 # 4. what the network does: slices of a residual, the network's direction and the exact
 #    `A⁻¹r`.
@@ -52,6 +53,7 @@ from sketchla.solvers.dcdm import load_model
 
 torch.set_num_threads(2)
 model = load_model("poisson3d")
+paper_model = load_model("poisson3d-paper")
 print(model.training_info)
 TOL = 1e-4
 
@@ -103,9 +105,10 @@ def solve_all(A, b):
         "CG": lambda: cg(A, b, tol=TOL, maxiter=10_000),
         "PCG (AMG V-cycle)": lambda: amg_pcg(A, b),
         "DCDM": lambda: dcdm_solve(A, b, model=model, tol=TOL, maxiter=200),
-        "DCDM, paper (no safeguard)": lambda: dcdm_solve(
-            A, b, model=model, tol=TOL, maxiter=60, safeguard=False
+        "DCDM, no safeguard": lambda: dcdm_solve(
+            A, b, model=model, tol=TOL, maxiter=100, safeguard=False
         ),
+        "DCDM, paper's network": lambda: dcdm_solve(A, b, model=paper_model, tol=TOL),
     }.items():
         began = time.perf_counter()
         with warnings.catch_warnings():  # the paper's iteration may stop at maxiter
@@ -137,26 +140,35 @@ for ax, (family, make) in zip(axes, FAMILIES.items(), strict=True):
 axes[0].set_ylabel("relative residual")
 plt.tight_layout()
 plt.show()
-print(f"{'family':15s} {'solver':27s} {'iterations':>10s} {'seconds':>8s}")
+print(f"{'family':15s} {'solver':22s} {'iterations':>10s} {'seconds':>8s}")
 for family, name, iterations, seconds in rows:
-    print(f"{family:15s} {name:27s} {iterations:10d} {seconds:8.2f}")
+    print(f"{family:15s} {name:22s} {iterations:10d} {seconds:8.2f}")
 
 # %% [markdown]
 # ## 2. Growth with the grid
 #
 # CG's iterations roughly double per doubling of the grid (its condition number grows as
-# `h⁻²`). The network was trained on 32³ only.
+# `h⁻²`). The networks were trained on grids of at most 32³; 128³ has two more levels than
+# any the multilevel network saw.
 
 # %%
 rng = np.random.default_rng(1)
-print(f"{'grid':>6s} {'CG':>5s} {'DCDM':>5s}")
+print(f"{'grid':>6s} {'family':15s} {'CG':>5s} {'DCDM':>5s} {'paper net':>9s}")
 growth = {}
-for n in (16, 32, 64):
+for n in (32, 64, 128):
     A = PoissonGrid((n, n, n))
-    b = training_like(n, rng)
-    counts = (cg(A, b, tol=TOL).iterations, dcdm_solve(A, b, model=model, tol=TOL).iterations)
-    growth[n] = counts
-    print(f"{n:>5d}³ {counts[0]:5d} {counts[1]:5d}")
+    for family, make in FAMILIES.items():
+        b = make(n, rng)
+        counts = (
+            cg(A, b, tol=TOL).iterations,
+            dcdm_solve(A, b, model=model, tol=TOL).iterations,
+            dcdm_solve(A, b, model=paper_model, tol=TOL).iterations,
+        )
+        growth[n, family] = counts
+        print(f"{n:>5d}³ {family:15s} {counts[0]:5d} {counts[1]:5d} {counts[2]:9d}")
+for family in FAMILIES:
+    per_doubling = [growth[2 * n, family][1] / growth[n, family][1] for n in (32, 64)]
+    print(f"{family}: DCDM grows", " then ".join(f"{g:.2f}x" for g in per_doubling))
 
 # %% [markdown]
 # ## 3. A system the network was not trained on
@@ -175,7 +187,7 @@ A = PoissonGrid((n, n, n), solid=solid)
 b = np.random.default_rng(2).standard_normal(A.shape[0]) * A.fluid.reshape(-1)
 results = solve_all(A, b)
 for name, (result, seconds) in results.items():
-    print(f"{name:27s} {result.iterations:5d} iterations, {seconds:6.2f} s")
+    print(f"{name:22s} {result.iterations:5d} iterations, {seconds:6.2f} s")
 
 # %% [markdown]
 # ## 4. What the network does
@@ -214,20 +226,22 @@ plt.show()
 # %% [markdown]
 # ## Reading
 #
-# - At 64³ DCDM needs 10–15× fewer iterations than CG on all three families, the point
-#   sources and smooth fields included, which are not the training distribution. On these
-#   problems the paper's iteration (no safeguard) does as well with the packaged network.
-# - CG preconditioned by one AMG V-cycle needs fewer iterations still (4–6) and less time: a
-#   V-cycle costs a few stencil products, the network about as much as 700 CG iterations on
-#   this CPU. The point of DCDM is the iteration count; its time only pays where the network
-#   is cheap (a GPU) and the matrix products are not.
-# - The iterations grow with the grid (the user guide measures 5 → 9 → 16 from 32³ to 128³):
-#   a constant factor is saved, not the growth. One pooling level gives the network a
-#   receptive field of about 20 cells, short of the grid.
-# - On the irregular domain it was not trained on, DCDM still needs about 3× fewer iterations
-#   than CG, and here the safeguard matters: the paper's iteration has not converged after 60
-#   steps.
+# - At 64³ the multilevel network needs 18–22× fewer iterations than CG on all three
+#   families (6–9 against 132–163), the point sources and smooth fields included, which are
+#   not the training distribution; the paper's network 12–15× fewer. The paper's iteration
+#   (no safeguard) does about as well with the multilevel network on these problems.
+# - CG preconditioned by one AMG V-cycle needs fewer iterations still (4–6), and on this CPU
+#   the multilevel DCDM and pyamg (setup included) take about the same time, both slower than
+#   plain CG: a network application costs as much as 15 CG iterations here. DCDM's time pays
+#   where the network is cheap (a GPU) and the matrix products are not.
+# - Growth with the grid: from 32³ to 64³ to 128³ the multilevel network's iterations grow at
+#   most 1.5× per doubling (4 → 6 → 9, 7 → 9 → 13, 5 → 6 → 9), at the edge of that bound on
+#   two of the families; the paper's network grows 1.4–2.3× (to 16–24 at 128³), as CG does:
+#   one pooling level gives it a receptive field of about 25 cells, short of the grid.
+# - On the irregular domain neither network was trained on, the multilevel DCDM needs 3.8×
+#   fewer iterations than CG (37 against 140), the paper's network 3.3×; without the
+#   safeguard the multilevel network takes 63.
 # - The slices: the network's direction is, up to its sign (which the iteration ignores),
-#   close to `A⁻¹r`, with an A-cosine of about 0.99 for both inputs: a peak around the point
-#   source like the Green's function, and the smooth large-scale pattern of `A⁻¹r` under the
-#   noise of the random residual.
+#   close to `A⁻¹r` (A-cosines 0.991 and 0.997): a peak around the point source
+#   like the Green's function, and the smooth large-scale pattern of `A⁻¹r` under the noise
+#   of the random residual.

@@ -1,8 +1,8 @@
 """Solvers of the 3-D Poisson problem (Dirichlet boundary, relative residual 1e-4, a random
 right-hand side): sketchla's ``cg`` (matrix-free and CSR), ``dcdm_solve`` with the packaged
-network, ``scipy.sparse.linalg.cg`` and pyamg's smoothed aggregation (setup + solve, as CG's
-preconditioner). ``track_iterations`` reports the iterations of each (pyamg: its CG steps, each
-one V-cycle)."""
+networks (the multilevel default, and the paper's architecture), ``scipy.sparse.linalg.cg``
+and pyamg's smoothed aggregation (setup + solve, as CG's preconditioner).
+``track_iterations`` reports the iterations of each (pyamg: its CG steps, each one V-cycle)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,14 @@ def _counting(solve):
 class Poisson3D:
     params = (
         [32, 64],
-        ["sketchla-cg", "sketchla-cg-csr", "scipy-cg", "pyamg-sa", "sketchla-dcdm"],
+        [
+            "sketchla-cg",
+            "sketchla-cg-csr",
+            "scipy-cg",
+            "pyamg-sa",
+            "sketchla-dcdm",
+            "sketchla-dcdm-paper",
+        ],
     )
     param_names = ["n", "impl"]
     number = 1
@@ -61,7 +68,7 @@ class Poisson3D:
             optional("torch")
             from sketchla.solvers.dcdm import load_model
 
-            model = load_model("poisson3d")
+            model = load_model("poisson3d-paper" if impl.endswith("-paper") else "poisson3d")
             self.run = lambda: dcdm_solve(grid, b, model=model, tol=TOL).iterations
 
     def time_solve(self, n, impl):
@@ -76,7 +83,7 @@ class Poisson3D:
 class GPUPoisson3D:
     """128**3 on a CUDA device (torch): sketchla's matrix-free ``cg`` against ``dcdm_solve``."""
 
-    params = ["sketchla-cg", "sketchla-dcdm"]
+    params = ["sketchla-cg", "sketchla-dcdm", "sketchla-dcdm-paper"]
     param_names = ["impl"]
     number = 1
     repeat = (1, 3, 60.0)
@@ -93,7 +100,8 @@ class GPUPoisson3D:
         else:
             from sketchla.solvers.dcdm import load_model
 
-            model = load_model("poisson3d", device="cuda")
+            name = "poisson3d-paper" if impl.endswith("-paper") else "poisson3d"
+            model = load_model(name, device="cuda")
             self.run = lambda: dcdm_solve(grid, b, model=model, tol=TOL).iterations
 
     def time_solve(self, impl):

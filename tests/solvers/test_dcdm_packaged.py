@@ -16,9 +16,17 @@ torch = pytest.importorskip("torch")
 
 import sketchla  # noqa: E402
 from sketchla.solvers import PoissonGrid, cg  # noqa: E402
-from sketchla.solvers.dcdm import PACKAGED_MODELS, DCDMNet, dcdm_solve, load_model  # noqa: E402
+from sketchla.solvers.dcdm import (  # noqa: E402
+    PACKAGED_MODELS,
+    DCDMNet,
+    MultilevelNet,
+    dcdm_solve,
+    load_model,
+)
+from sketchla.solvers.dcdm.models import build_model  # noqa: E402
 
 TOL = 1e-4
+U32 = float(np.finfo(np.float32).eps) / 2
 
 
 def weights_file(name):
@@ -33,19 +41,24 @@ def test_packaged_model_loads_safely_and_is_small(name):
         saved = torch.load(file, weights_only=True)  # no pickled code
     assert set(saved) == {"config", "state", "info"}
     model = load_model(name)
-    assert isinstance(model, DCDMNet)
-    assert model.dim == int(name[-2])
+    architecture = MultilevelNet if name == "poisson3d" else DCDMNet
+    assert type(model) is architecture
+    assert model.dim == int(name.split("-")[0][-2])
     assert not model.training
     assert model.training_info["seed"] == saved["info"]["seed"]
-    reference = DCDMNet(**saved["config"])
+    reference = build_model(saved["config"])
     reference.load_state_dict(saved["state"])
     x = torch.randn((1, 1) + (6,) * model.dim, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         out, expected = model(x), reference(x)
-    # channels-last changes only the order of the sums: 16 layers of 16 x 3^d-term sums in
-    # float32 (u = 6e-8), each within about 150 u of the same scale
+    # channels-last changes only the order of the sums: every convolution applied (at each
+    # level of a multilevel network) sums at most 16 * 3^d products in float32
+    convolutions = sum(isinstance(m, torch.nn.modules.conv._ConvNd) for m in model.modules())
+    if isinstance(model, MultilevelNet):
+        convolutions *= model.levels(x.shape[2:])
+    bound = convolutions * 16 * 3**model.dim * U32
     scale = float(expected.abs().max())
-    torch.testing.assert_close(out, expected, rtol=0, atol=16 * 150 * 6e-8 * scale)
+    torch.testing.assert_close(out, expected, rtol=0, atol=bound * scale)
 
 
 def test_unknown_model_name_is_refused():
@@ -72,18 +85,34 @@ def families(n, dim, seed):
     }
 
 
-@pytest.mark.parametrize(("dim", "n", "factor"), [(3, 32, 4), (2, 96, 8)])
-def test_packaged_model_beats_cg(dim, n, factor):
-    """Measured when the models were packaged: 3-D at 32^3 about 6x, 2-D at 64^2-128^2 about
-    20x; the bounds leave room for other right-hand sides and thread counts."""
+@pytest.mark.parametrize(
+    ("name", "dim", "n", "factor"),
+    [(None, 3, 32, 8), ("poisson3d-paper", 3, 32, 4), (None, 2, 96, 8)],
+)
+def test_packaged_model_beats_cg(name, dim, n, factor):
+    """Measured when the models were packaged, at 32^3: 11-14x (multilevel), 12-14x (the
+    paper's); 2-D at 64^2-128^2 about 20x. The bounds leave room for other right-hand sides."""
     A = PoissonGrid((n,) * dim)
     for family, b in families(n, dim, seed=n).items():
         plain = cg(A, b, tol=TOL).iterations
-        deep = dcdm_solve(A, b, tol=TOL)  # the packaged network of the grid's dimension
+        deep = dcdm_solve(A, b, model=name, tol=TOL)  # None: the default of the grid's dim
         assert deep.converged, family
         residual = np.linalg.norm(b - A.matvec(deep.x)) / np.linalg.norm(b)
         assert residual <= 1.01 * TOL, family  # the true residual, not only the recurrence's
         assert factor * deep.iterations <= plain, (family, deep.iterations, plain)
+
+
+@pytest.mark.parametrize("family", ["white noise", "smooth field", "point source"])
+def test_default_3d_model_iterations_grow_at_most_1_5x_per_doubling(family):
+    """The issue's size-independence target, 32^3 -> 64^3 (the benchmark and the notebook
+    carry it on to 128^3). The paper's one-level network grows 1.8x here."""
+    counts = []
+    for n in (32, 64):
+        b = families(n, 3, seed=7)[family]
+        result = dcdm_solve(PoissonGrid((n,) * 3), b, tol=TOL)
+        assert result.converged
+        counts.append(result.iterations)
+    assert counts[1] <= 1.5 * counts[0], counts
 
 
 def test_packaged_model_on_solid_cells_and_torch_input():

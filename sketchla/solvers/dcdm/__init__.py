@@ -13,6 +13,7 @@ from .solve import dcdm_solve
 __all__ = [
     "PACKAGED_MODELS",
     "DCDMNet",
+    "MultilevelNet",
     "TrainingData",
     "dcdm_loss",
     "dcdm_solve",
@@ -26,6 +27,7 @@ __all__ = [
 
 _LAZY = {
     "DCDMNet": "network",
+    "MultilevelNet": "network",
     "PACKAGED_MODELS": "models",
     "load_model": "models",
     "save_model": "models",

@@ -56,9 +56,11 @@ def dcdm_solve(
         ``(n, n)``, symmetric positive definite (e.g. :class:`~sketchla.solvers.PoissonGrid`).
     b : array
         ``(n,)``, any backend.
-    model : {"poisson3d", "poisson2d"}, torch.nn.Module or callable, optional
-        The direction map ``f``. A name loads a packaged network (needs torch); the default is
-        the packaged network of the grid's dimension. A torch module receives a
+    model : str, torch.nn.Module or callable, optional
+        The direction map ``f``. A name loads a packaged network (needs torch; see
+        :func:`~sketchla.solvers.dcdm.load_model`: ``"poisson3d"`` (multilevel),
+        ``"poisson3d-paper"`` and ``"poisson2d"`` (the paper's architecture)); the default is
+        ``"poisson3d"`` or ``"poisson2d"``, by the grid's dimension. A torch module receives a
         ``(1, 1, *grid_shape)`` tensor of its own dtype (under ``torch.inference_mode``). A
         callable receives the normalised residual as an array of ``b``'s namespace shaped
         ``grid_shape`` and returns one of that shape.
