@@ -43,7 +43,9 @@ def _use_onednn(x: torch.Tensor) -> bool:
     )
 
 
-class _Conv2d(nn.Conv2d):
+class _OneDNNConv:
+    """Mixed into ``nn.Conv2d``/``nn.Conv3d``: float32 on CPU goes to oneDNN directly."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if _use_onednn(x):
             return torch.mkldnn_convolution(
@@ -52,13 +54,12 @@ class _Conv2d(nn.Conv2d):
         return super().forward(x)
 
 
-class _Conv3d(nn.Conv3d):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _use_onednn(x):
-            return torch.mkldnn_convolution(
-                x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups
-            )
-        return super().forward(x)
+class _Conv2d(_OneDNNConv, nn.Conv2d):
+    pass
+
+
+class _Conv3d(_OneDNNConv, nn.Conv3d):
+    pass
 
 
 def _conv(dim: int) -> type:
