@@ -89,6 +89,26 @@ def test_identity_levels_match_an_explicit_two_level_sum():
     torch.testing.assert_close(net(r)[0, 0], expected, rtol=0, atol=32 * U64)
 
 
+@pytest.mark.parametrize("n", [6, 7, 8, 9, 13])
+@pytest.mark.parametrize("dim", [2, 3])
+def test_coarse_correction_of_a_ramp_is_exact_inside_even_and_odd_grids(n, dim):
+    """Average pooling then multilinear interpolation reproduces a linear function away from
+    the edges, on odd axes too (where the last coarse cell is half outside the grid): with
+    identity level maps on a two-level grid, ``f(r) = r + g P R r = (1 + g) r`` there. Cells
+    0 and ``n - 1`` (and ``n - 2`` on odd axes) see the clamped edge and are left out."""
+    gain = 4.0
+    net = identity_levels(dim, gain=gain, min_size=(n + 1) // 2).double()
+    assert net.levels((n,) * dim) == 2
+    ramp = torch.arange(n, dtype=torch.float64) + 0.25
+    r = ramp.reshape((1, 1, n) + (1,) * (dim - 1)).expand((1, 1) + (n,) * dim)
+    out = net(r.contiguous())[0, 0]
+    inside = slice(1, n - 1 - n % 2)
+    edges = (slice(None),) * (dim - 1)
+    torch.testing.assert_close(
+        out[(inside, *edges)], (1 + gain) * r[0, 0][(inside, *edges)], rtol=0, atol=64 * n * U64
+    )
+
+
 @pytest.mark.parametrize("dim", [2, 3])
 @pytest.mark.parametrize("c", [1e-6, 0.37, 1e5])
 def test_positively_homogeneous(dim, c):
@@ -195,6 +215,45 @@ def test_fast_convolution_equals_torchs(dim, batch, channels_last, bias):
         assert a.shape == b.shape
         error = (a.double() - b.double()).abs()
         assert bool((error <= 2 * n * U32 * magnitude).all()), float((error / magnitude).max())
+
+
+def test_fast_convolution_is_taken_by_both_networks(monkeypatch):
+    """Every float32 CPU convolution of both networks goes to oneDNN (forward calls counted, in
+    training mode); float64 does not."""
+    calls = []
+    onednn = torch.mkldnn_convolution
+
+    def counting(*args):
+        calls.append(args[0].shape)
+        return onednn(*args)
+
+    monkeypatch.setattr(torch, "mkldnn_convolution", counting)
+    for net in (small(3), DCDMNet(dim=2, channels=2, pairs=(1, 1, 1))):
+        convolutions = sum(isinstance(m, (_Conv2d, _Conv3d)) for m in net.modules())
+        x = torch.randn((1, 1) + (8,) * net.dim, generator=torch.Generator().manual_seed(0))
+        calls.clear()
+        net(x).sum().backward()
+        if isinstance(net, MultilevelNet):  # each level runs one of two equal maps
+            convolutions = convolutions // 2 * net.levels(x.shape[2:])
+        assert len(calls) == convolutions
+        calls.clear()
+        net.double()(x.double())
+        assert calls == []
+
+
+def test_fast_convolution_leaves_other_modes_to_torch(monkeypatch):
+    """Padding modes other than zeros, string padding and CPU autocast keep torch's path."""
+    monkeypatch.setattr(torch, "mkldnn_convolution", None)  # called: a TypeError
+    x = torch.randn(1, 2, 6, 6, generator=torch.Generator().manual_seed(3))
+    for options in ({"padding": 1, "padding_mode": "circular"}, {"padding": "same"}):
+        conv = _Conv2d(2, 2, 3, **options)
+        plain = torch.nn.Conv2d(2, 2, 3, **options)
+        plain.load_state_dict(conv.state_dict())
+        assert torch.equal(conv(x), plain(x))
+    conv = _Conv2d(2, 2, 3, padding=1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = conv(x)
+    assert out.dtype == torch.bfloat16
 
 
 def test_fast_convolution_leaves_float64_and_disabled_onednn_to_torch():

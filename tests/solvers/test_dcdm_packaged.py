@@ -51,8 +51,12 @@ def test_packaged_model_loads_safely_and_is_small(name):
     x = torch.randn((1, 1) + (6,) * model.dim, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         out, expected = model(x), reference(x)
-    # channels-last changes only the order of the sums: every convolution applied (at each
-    # level of a multilevel network) sums at most 16 * 3^d products in float32
+    for key, value in saved["state"].items():  # the saved weights, bit for bit
+        assert torch.equal(model.state_dict()[key].contiguous(), value.contiguous()), key
+    # The loaded model runs channels-last, which changes only the order of each convolution's
+    # sums (at most 16 * 3^d float32 products). The bound below, one such rounding per
+    # convolution applied (at every level of a multilevel network) relative to the output's
+    # largest entry, is an estimate, not a proven bound: ReLUs and skips can amplify or cancel.
     convolutions = sum(isinstance(m, torch.nn.modules.conv._ConvNd) for m in model.modules())
     if isinstance(model, MultilevelNet):
         convolutions *= model.levels(x.shape[2:])
@@ -102,17 +106,32 @@ def test_packaged_model_beats_cg(name, dim, n, factor):
         assert factor * deep.iterations <= plain, (family, deep.iterations, plain)
 
 
-@pytest.mark.parametrize("family", ["white noise", "smooth field", "point source"])
-def test_default_3d_model_iterations_grow_at_most_1_5x_per_doubling(family):
+def growth(model):
+    """Iterations at 32^3 and 64^3 for each right-hand-side family."""
+    counts = {}
+    for family in ("white noise", "smooth field", "point source"):
+        counts[family] = []
+        for n in (32, 64):
+            b = families(n, 3, seed=7)[family]
+            result = dcdm_solve(PoissonGrid((n,) * 3), b, model=model, tol=TOL)
+            assert result.converged, (model, family, n)
+            counts[family].append(result.iterations)
+    return counts
+
+
+def test_default_3d_model_iterations_grow_at_most_1_5x_per_doubling():
     """The issue's size-independence target, 32^3 -> 64^3 (the benchmark and the notebook
-    carry it on to 128^3). The paper's one-level network grows 1.8x here."""
-    counts = []
-    for n in (32, 64):
-        b = families(n, 3, seed=7)[family]
-        result = dcdm_solve(PoissonGrid((n,) * 3), b, tol=TOL)
-        assert result.converged
-        counts.append(result.iterations)
-    assert counts[1] <= 1.5 * counts[0], counts
+    carry it on to 128^3), on the three families together; each family alone may exceed it by
+    one iteration, the resolution of a count that crosses the tolerance. Measured when
+    packaged: 5 -> 6, 6 -> 9, 6 -> 7 (17 -> 22), against the paper's one-level network's
+    5 -> 8, 6 -> 12, 6 -> 9 (17 -> 29), which this test must tell apart."""
+    ours, papers = growth(None), growth("poisson3d-paper")
+    total = np.sum(list(ours.values()), axis=0)
+    assert total[1] <= 1.5 * total[0], ours
+    for family, (coarse, fine) in ours.items():
+        assert fine <= 1.5 * coarse + 1, (family, coarse, fine)
+    paper_total = np.sum(list(papers.values()), axis=0)
+    assert total[1] / total[0] < paper_total[1] / paper_total[0], (ours, papers)
 
 
 def test_packaged_model_on_solid_cells_and_torch_input():

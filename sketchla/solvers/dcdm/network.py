@@ -34,10 +34,17 @@ from torch.nn import functional as F
 __all__ = ["DCDMNet", "MultilevelNet"]
 
 
-def _use_onednn(x: torch.Tensor) -> bool:
+def _use_onednn(conv: nn.modules.conv._ConvNd, x: torch.Tensor) -> bool:
+    """Whether ``conv(x)`` can go to oneDNN with the same meaning as torch's own convolution:
+    float32 input and weight on the CPU, zero padding given as sizes, no autocast."""
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
+        and conv.weight.device.type == "cpu"
+        and conv.weight.dtype == torch.float32
+        and conv.padding_mode == "zeros"
+        and not isinstance(conv.padding, str)
+        and not torch.is_autocast_enabled("cpu")
         and torch.backends.mkldnn.is_available()
         and torch.backends.mkldnn.enabled
     )
@@ -47,7 +54,7 @@ class _OneDNNConv:
     """Mixed into ``nn.Conv2d``/``nn.Conv3d``: float32 on CPU goes to oneDNN directly."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _use_onednn(x):
+        if _use_onednn(self, x):
             return torch.mkldnn_convolution(
                 x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups
             )
@@ -155,6 +162,18 @@ class _LevelMap(nn.Module):
         return self.project(self.pairs(self.lift(r)))
 
 
+def _upsample(coarse: torch.Tensor, fine_shape: Any, mode: str) -> torch.Tensor:
+    """Multilinear interpolation inverting ``avg_pool(., 2, ceil_mode=True)``'s geometry.
+
+    Coarse cell ``j`` averages fine cells ``2j`` and ``2j + 1``, so its centre sits at fine
+    coordinate ``2j + 1/2`` also on odd axes (where the last coarse cell is half outside the
+    grid). Interpolating by exactly 2 keeps that alignment; cropping drops the outside half.
+    Interpolating to the fine size directly would stretch the coarse grid over it instead.
+    """
+    up = F.interpolate(coarse, scale_factor=2.0, mode=mode, align_corners=False)
+    return up[(..., *(slice(0, int(s)) for s in fine_shape))]
+
+
 class MultilevelNet(nn.Module):
     """A DCDM direction network with the structure of an additive multigrid preconditioner.
 
@@ -183,7 +202,7 @@ class MultilevelNet(nn.Module):
     >>> net = MultilevelNet(dim=2)
     >>> net(torch.zeros(1, 1, 9, 12)).shape
     torch.Size([1, 1, 9, 12])
-    >>> net.levels((64, 64, 33))
+    >>> net.levels((64, 33))
     6
     """
 
@@ -235,7 +254,6 @@ class MultilevelNet(nn.Module):
         for level, residual in reversed(list(enumerate(pyramid))):
             here = (self.finest if level == 0 else self.coarse)(residual)
             if out is not None:
-                up = F.interpolate(out, size=residual.shape[2:], mode=mode, align_corners=False)
-                here = here + self.gain * up
+                here = here + self.gain * _upsample(out, residual.shape[2:], mode)
             out = here
         return out
