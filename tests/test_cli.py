@@ -41,5 +41,7 @@ def test_demo_writes_a_report(tmp_path):
     assert "## Sketching operators against their peers" in report
     assert "## Poisson solves: CG against DCDM with the packaged network" in report
     assert "sketchla dcdm_solve (poisson3d)" in report
+    assert "## M-FAC: products with the inverse empirical Fisher" in report
+    assert "| sketchla StaticIHVP.ihvp |" in report
     for family in ("countsketch", "saso", "srht", "srft", "gaussian", "very_sparse"):
         assert f"| {family} |" in report

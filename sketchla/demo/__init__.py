@@ -27,6 +27,7 @@ SECTIONS: tuple[str, ...] = (
     "sketchla.demo.sparse_svd",
     "sketchla.demo.sampling",
     "sketchla.demo.dcdm",
+    "sketchla.demo.mfac",
 )
 
 
