@@ -21,6 +21,7 @@ in NumPy's matmul (measured: 120 ms against 30 ms for one pass over ``m = 256``,
 from __future__ import annotations
 
 import math
+import warnings
 from types import ModuleType
 from typing import Any
 
@@ -53,7 +54,7 @@ def check_block_size(block_size: Any, d: int) -> int:
 def check_gradient_rows(x: Any, name: str, d: int, xp: ModuleType, dtype: Any) -> tuple[Any, bool]:
     """``x`` (``(d,)`` or ``(k, d)``, finite, of namespace ``xp``) as a 2-D array of ``dtype``,
     and whether it was 1-D."""
-    x = v.check_array(x, name)
+    x = v.check_array(detached(x), name, xp=None if _is_array(x) else xp)
     if backend_name(array_namespace(x)) != backend_name(xp):
         raise TypeError(
             f"{name} is a {backend_name(array_namespace(x))} array but the gradients are "
@@ -67,6 +68,33 @@ def check_gradient_rows(x: Any, name: str, d: int, xp: ModuleType, dtype: Any) -
     if x.dtype != dtype:
         x = xp.astype(x, dtype)
     return x, vector
+
+
+def check_float64(xp: ModuleType) -> None:
+    """Refuse a library that cannot hold float64 (JAX without ``jax_enable_x64``): the Gram
+    matrix and the block sums need it, and JAX would silently round them to float32."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # JAX warns that it truncates: the error below says so
+        holds_float64 = xp.zeros(1, dtype=xp.float64).dtype == xp.float64
+    if not holds_float64:
+        raise TypeError(
+            f"the M-FAC models keep their m x m matrices in float64, which {backend_name(xp)} "
+            "is not set up to hold (for JAX: jax.config.update('jax_enable_x64', True))"
+        )
+
+
+def detached(x: Any) -> Any:
+    """A Torch tensor cut from autograd (the models hold data, not graphs); anything else as
+    it is."""
+    return x.detach() if _is_array(x) and backend_name(array_namespace(x)) == "torch" else x
+
+
+def _is_array(x: Any) -> bool:
+    try:
+        array_namespace(x)
+    except TypeError:
+        return False
+    return True
 
 
 def blocks(d: int, block_size: int) -> list[slice]:
@@ -159,10 +187,26 @@ def gram(G: Any, block_size: int, device: Any = None) -> Any:
 
 
 def shifted_cholesky(gram_matrix: Any, m: int, damp: float) -> Any:
-    """The lower Cholesky factor of ``K = m damp I + gram_matrix`` (float64)."""
+    """The lower Cholesky factor of ``K = m damp I + gram_matrix`` (float64).
+
+    ``K`` is positive definite in exact arithmetic; the factorisation fails only when
+    ``m damp`` is below the rounding of ``||G G^T||`` (``kappa(F)`` beyond ``10^16``), which is
+    reported as a :class:`ValueError` naming ``damp`` (JAX returns NaN instead of raising)."""
     xp = array_namespace(gram_matrix)
     eye = xp.eye(m, dtype=xp.float64, device=gram_matrix.device)
-    return xp.linalg.cholesky(gram_matrix + (m * damp) * eye)
+    message = (
+        f"damp = {damp!r} is too small for these gradients: m damp I + G G^T is not positive "
+        "definite in float64 (kappa(F) = 1 + ||G||^2 / (m damp) beyond 1e16); increase damp"
+    )
+    try:
+        factor = xp.linalg.cholesky(gram_matrix + (m * damp) * eye)
+    except Exception as exc:  # LinAlgError (NumPy, CuPy), torch's _LinAlgError
+        if "definite" in str(exc) or type(exc).__name__.endswith("LinAlgError"):
+            raise ValueError(message) from exc
+        raise
+    if not bool(xp.all(xp.isfinite(factor))):
+        raise ValueError(message)
+    return factor
 
 
 def solve_lower(L: Any, B: Any, *, transpose: bool = False) -> Any:

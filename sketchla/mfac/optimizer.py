@@ -189,5 +189,12 @@ class MFAC(torch.optim.Optimizer):
         window = state.pop("mfac_window", None)
         if window is None:
             raise ValueError("state_dict is not an MFAC state: it has no 'mfac_window'")
-        self._window.load_state_dict(window)
+        self._window.check_state(window)  # before anything changes
         super().load_state_dict(state)
+        self._window.load_state_dict(window)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # torch's Optimizer pickles only defaults, state and param_groups: keep the window
+        state = super().__getstate__()
+        state["_window"], state["_frozen"] = self._window, self._frozen
+        return state

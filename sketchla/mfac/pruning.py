@@ -188,7 +188,13 @@ def obs_prune(
     weights = torch.cat([p.detach().reshape(-1) for p in params])  # the parameters' dtype
     w = weights.to(gradients.dtype)
     model_inverse = StaticIHVP(gradients, damp, block_size=block_size)
-    scores = w.double() ** 2 / (2 * model_inverse.diag().double())
+    diagonal = model_inverse.diag().double()
+    if not bool((diagonal > 0).all()):
+        raise ValueError(
+            f"damp = {damp!r} is too small for these gradients: the diagonal of F^-1 lost all "
+            "accuracy (kappa(F) beyond 1e16); increase damp"
+        )
+    scores = w.double() ** 2 / (2 * diagonal)
 
     removed = torch.zeros(d, dtype=torch.bool, device=w.device)
     if scope == "global":

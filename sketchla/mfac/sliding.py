@@ -54,6 +54,13 @@ class SlidingWindowIHVP:
     the window (``2 d m`` flops), :meth:`ihvp` with ``k`` vectors ``4 d m k + 2 m^2 k`` flops
     plus ``m^3 / 3`` after an update, and :meth:`update_ihvp` saves one of its passes.
 
+    Accuracy: the new row of ``G G^T`` comes from products in the window's dtype, summed in
+    float64 over blocks of ``block_size`` columns (converting the window to float64 at every
+    update would cost 4-8x the pass). In float32 its entries carry a relative error of about
+    ``u sqrt(block_size)`` at worst, so products are off by up to about ``10 u kappa(F)``
+    against ``u kappa(F)`` for :class:`StaticIHVP`, which forms ``G G^T`` from float64 copies.
+    A float64 window (``dtype``) or a smaller ``block_size`` tightens it.
+
     Examples
     --------
     >>> import numpy as np
@@ -89,6 +96,7 @@ class SlidingWindowIHVP:
                 f"SlidingWindowIHVP writes its window in place: xp must be one of {_MUTABLE}, "
                 f"got {backend_name(xp)}"
             )
+        wb.check_float64(xp)
         self.xp, self.dtype = xp, v.check_dtype(dtype, xp, device=device)
         self.shape = (m, d)
         self._slices = wb.blocks(d, self.block_size)
@@ -136,8 +144,13 @@ class SlidingWindowIHVP:
     def update_ihvp(self, g: Any) -> Any:
         """:meth:`update` with ``g``, then ``F^-1 g`` with the new window: the pass that
         updates ``G G^T`` also gives ``G g``, so this is one pass cheaper than the two calls."""
+        saved = self._save_row()
         G_g, X = self._insert(g)
-        return self._solve(X, G_g)[0, :]
+        try:
+            return self._solve(X, G_g)[0, :]
+        except ValueError:
+            self._restore_row(saved)  # damp too small: leave the window as it was
+            raise
 
     def window(self) -> Any:
         """The window's gradients, oldest first (``m x d``; rows not yet filled are zero)."""
@@ -147,29 +160,49 @@ class SlidingWindowIHVP:
         return xp.take(self._stored(), index, axis=0)
 
     def state_dict(self) -> dict[str, Any]:
-        """The window (a copy, rows in storage order), its Gram matrix and position: what
-        :meth:`load_state_dict` restores."""
+        """Copies of the window (rows in storage order) and of its Gram matrix, and the
+        position: what :meth:`load_state_dict` restores."""
         return {
             "gradients": self._stored(),
-            "gram": self._gram,
+            "gram": self.xp.asarray(self._gram, copy=True),
             "position": self.position,
             "count": self.count,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict` (copied into this window's arrays)."""
-        xp = self.xp
-        G, gram = state["gradients"], state["gram"]
-        if tuple(G.shape) != self.shape or tuple(gram.shape) != (self.m, self.m):
-            raise ValueError(
-                f"state is for a window of shape {tuple(G.shape)}, this one is {self.shape}"
-            )
-        G = xp.asarray(G, dtype=self.dtype, device=self.device)
+        """Restore a :meth:`state_dict` (copied into this window's arrays), after checking all
+        of it: on a :class:`ValueError` the window is unchanged."""
+        G, gram, position, count = self.check_state(state)
         for block, cols in zip(self._blocks, self._slices, strict=True):
             block[...] = G[:, cols]
-        self._gram[...] = xp.asarray(gram, dtype=xp.float64, device=self.device)
-        self.position, self.count = int(state["position"]), int(state["count"])
+        self._gram[...] = gram
+        self.position, self.count = position, count
         self._factor = None
+
+    def check_state(self, state: dict[str, Any]) -> tuple[Any, Any, int, int]:
+        """``state``'s gradients, Gram matrix (converted to this window's library, dtype and
+        device), position and count, or a :class:`ValueError` saying what does not fit."""
+        xp = self.xp
+        missing = {"gradients", "gram", "position", "count"} - set(state)
+        if missing:
+            raise ValueError(f"state is missing {sorted(missing)}")
+        G = xp.asarray(state["gradients"], dtype=self.dtype, device=self.device)
+        gram = xp.asarray(state["gram"], dtype=xp.float64, device=self.device)
+        if tuple(G.shape) != self.shape:
+            raise ValueError(f"state holds gradients of shape {tuple(G.shape)}, not {self.shape}")
+        if tuple(gram.shape) != (self.m, self.m):
+            raise ValueError(
+                f"state holds a Gram matrix of shape {tuple(gram.shape)}, not {(self.m, self.m)}"
+            )
+        v.check_finite(G, "state['gradients']")
+        v.check_finite(gram, "state['gram']")
+        position, count = int(state["position"]), int(state["count"])
+        if not (0 <= position < self.m and count >= 0):
+            raise ValueError(
+                f"state's position must lie in [0, {self.m}) and its count be >= 0, got "
+                f"{position} and {count}"
+            )
+        return G, gram, position, count
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -182,7 +215,7 @@ class SlidingWindowIHVP:
     def _insert(self, g: Any) -> tuple[Any, Any]:
         X, vector = self._rows(g, "g")
         if not vector:
-            raise ValueError(f"g must have shape ({self.d},), got {tuple(g.shape)}")
+            raise ValueError(f"g must have shape ({self.d},), got {tuple(X.shape)}")
         row = self.position
         for block, cols in zip(self._blocks, self._slices, strict=True):
             block[row, :] = X[0, cols]
@@ -203,6 +236,32 @@ class SlidingWindowIHVP:
         Z = wb.solve_lower(L, wb.solve_lower(L, xp.matrix_transpose(G_X)), transpose=True)
         C = xp.astype(xp.matrix_transpose(Z), self.dtype)
         return wb.subtract_combination(X, C, self._blocks, self._slices, self.damp)
+
+    def _save_row(self) -> tuple[Any, ...]:
+        """What :meth:`_insert` overwrites: the next row of the window and of the Gram matrix
+        (``O(d)``, beside the ``O(d m)`` pass)."""
+        xp, row = self.xp, self.position
+        rows = [xp.asarray(block[row, :], copy=True) for block in self._blocks]
+        return row, rows, xp.asarray(self._gram[row, :], copy=True), self.count
+
+    def _restore_row(self, saved: tuple[Any, ...]) -> None:
+        row, rows, gram_row, count = saved
+        for block, values in zip(self._blocks, rows, strict=True):
+            block[row, :] = values
+        self._gram[row, :] = gram_row
+        self._gram[:, row] = gram_row
+        self.position, self.count, self._factor = row, count, None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["xp"]  # a module: restored from the arrays
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from .._array import array_namespace
+
+        self.__dict__.update(state)
+        self.xp = array_namespace(self._gram)
 
     def _stored(self) -> Any:
         """The window's ``m x d`` array, rows in storage order (a new array)."""

@@ -20,7 +20,7 @@ import math
 from typing import Any, NamedTuple
 
 from .. import _validation as v
-from .._array import array_namespace, device
+from .._array import array_namespace, backend_name, device
 from . import _woodbury as wb
 
 __all__ = ["OBSUpdate", "StaticIHVP"]
@@ -74,13 +74,14 @@ class StaticIHVP:
     """
 
     def __init__(self, G: Any, damp: float, *, block_size: int | None = None, device: Any = None):
-        G = v.check_matrix(G, "G")
+        G = v.check_matrix(wb.detached(G), "G")
         m, d = G.shape
         if m < 1 or d < 1:
             raise ValueError(f"G must have at least one row and one column, got shape {G.shape}")
         self.damp = wb.check_damp(damp)
         self.block_size = wb.check_block_size(block_size, d)
         xp = array_namespace(G)
+        wb.check_float64(xp)
         if device is not None and not _is_torch(xp):
             raise TypeError("device= streams Torch tensors; move other arrays yourself")
         self.xp, self.dtype, self.shape = xp, G.dtype, (m, d)
@@ -89,10 +90,16 @@ class StaticIHVP:
         self._L = L  # kept for obs_update
         self._slices = wb.blocks(d, self.block_size)
         self._blocks = []  # W = L^-1 G, one array per column block
+        diagonal = []  # diag(F^-1) from the float64 W: (1 - ||W_:q||^2) cancels by up to kappa
         for cols in self._slices:
             block = xp.astype(wb.to_device(G[:, cols], device), xp.float64)
-            part = wb.contiguous(xp.astype(wb.solve_lower(L, block), G.dtype))
+            exact = wb.solve_lower(L, block)
+            diagonal.append((1.0 - xp.sum(exact * exact, axis=0)) / self.damp)
+            part = wb.contiguous(xp.astype(exact, G.dtype))
             self._blocks.append(_back(part, G) if device is not None else part)
+        self._diag = diagonal[0] if len(diagonal) == 1 else xp.concat(diagonal)
+        if device is not None:
+            self._diag = self._diag.to(G.device)  # beside the blocks
 
     @property
     def m(self) -> int:
@@ -124,13 +131,10 @@ class StaticIHVP:
         return Y[0, :] if vector else Y
 
     def diag(self) -> Any:
-        """The diagonal of ``F^-1``, shape ``(d,)``."""
-        xp = self.xp
-        out = []
-        for block in self._blocks:
-            W = xp.astype(wb.to_device(block, self.device), xp.float64)
-            out.append(xp.astype((1.0 - xp.sum(W * W, axis=0)) / self.damp, self.dtype))
-        return out[0] if len(out) == 1 else xp.concat(out)
+        """The diagonal of ``F^-1``, shape ``(d,)``: computed once, in float64, when the model
+        is built (from ``W`` before it is rounded to the gradients' dtype), so it stays
+        positive and accurate to about ``u_64 kappa(F)`` even for float32 gradients."""
+        return wb.to_device(self.xp.astype(self._diag, self.dtype), self.device)
 
     def entries(self, rows: Any, cols: Any) -> Any:
         """``[F^-1]_jk`` for index arrays ``rows`` (``j``) and ``cols`` (``k``) of one shape,
@@ -142,9 +146,9 @@ class StaticIHVP:
         flat_j, flat_k = xp.reshape(j, (-1,)), xp.reshape(k, (-1,))
         Wj = wb.gather_columns(self._blocks, self.block_size, flat_j)
         Wk = wb.gather_columns(self._blocks, self.block_size, flat_k)
-        delta = xp.astype(flat_j == flat_k, xp.float64)
-        values = (delta - xp.sum(Wj * Wk, axis=0)) / self.damp
-        return xp.reshape(xp.astype(values, self.dtype), j.shape)
+        off_diagonal = -xp.sum(Wj * Wk, axis=0) / self.damp
+        values = xp.where(flat_j == flat_k, xp.take(self._diag, flat_j), off_diagonal)
+        return wb.to_device(xp.reshape(xp.astype(values, self.dtype), j.shape), self.device)
 
     def obs_update(self, w: Any, index: Any, *, joint: bool = True) -> OBSUpdate:
         """The Optimal Brain Surgeon change ``delta`` of weights ``w`` (shape ``(d,)``) that
@@ -173,6 +177,11 @@ class StaticIHVP:
             ``delta`` (shape ``(d,)``, the model's dtype) and ``loss_increase`` (a float).
         """
         xp = self.xp
+        if backend_name(xp) not in ("numpy", "torch", "cupy"):
+            raise TypeError(
+                f"obs_update writes arrays in place: it needs NumPy, Torch or CuPy gradients, "
+                f"not {backend_name(xp)}"
+            )
         if self.device is not None:
             raise NotImplementedError(
                 "obs_update needs the gradients where the model computes: build the model "
@@ -181,6 +190,7 @@ class StaticIHVP:
         w, vector = wb.check_gradient_rows(w, "w", self.d, xp, self.dtype)
         if not vector:
             raise ValueError(f"w must have shape ({self.d},), got {tuple(w.shape)}")
+        self._check_device(w)
         w = w[0, :]
         Q = xp.reshape(self._check_index(index, "index"), (-1,))
         if Q.shape[0] and int(xp.max(xp.unique_counts(Q).counts)) > 1:
@@ -212,30 +222,48 @@ class StaticIHVP:
             index = xp.asarray(index, device=self._home)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must be integer indices, got {index!r}") from exc
+        if math.prod(index.shape) == 0:
+            return xp.astype(index, xp.int64)  # an empty list arrives as float64
         if not xp.isdtype(index.dtype, "integral"):
             raise TypeError(f"{name} must be integer indices, got dtype {index.dtype}")
-        if math.prod(index.shape):
-            low, high = int(xp.min(index)), int(xp.max(index))
-            if low < 0 or high >= self.d:
-                raise IndexError(f"{name} must lie in [0, {self.d}), got {low} .. {high}")
-        return index
+        low, high = int(xp.min(index)), int(xp.max(index))
+        if low < 0 or high >= self.d:
+            raise IndexError(f"{name} must lie in [0, {self.d}), got {low} .. {high}")
+        return xp.astype(index, xp.int64)  # torch indexes with int32/int64 only
 
     def _check_device(self, X: Any) -> None:
-        expected = self.device if self.device is not None else self._home
-        if self.device is None and device(X) != expected:
-            raise ValueError(f"x is on {device(X)} but the model is on {expected}")
+        if self.device is None:
+            if device(X) != self._home:
+                raise ValueError(f"x is on {device(X)} but the model is on {self._home}")
+            return
+        import torch
+
+        expected = torch.device(self.device)
+        if X.device.type != expected.type or (
+            expected.index is not None and X.device.index != expected.index
+        ):
+            raise ValueError(f"x is on {X.device} but the model computes on {expected}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["xp"]  # a module: restored from the arrays
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.xp = array_namespace(self._blocks[0])
 
 
 def _is_torch(xp: Any) -> bool:
-    from .._array import backend_name
-
     return backend_name(xp) == "torch"
 
 
 def _back(block: Any, like: Any) -> Any:
     """A computed block back in ``like``'s memory (host, for a streamed model), page-locked
     when it is host memory so the next pass streams it asynchronously."""
+    import torch
+
     block = block.to(like.device)
-    if block.device.type == "cpu":
+    if block.device.type == "cpu" and torch.cuda.is_available():
         block = block.pin_memory()
     return block

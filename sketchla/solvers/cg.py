@@ -90,6 +90,8 @@ def cg(
         x = xp.astype(x, b.dtype, copy=True)
         r = b - matvec(x)
     b_norm = float(xp.linalg.vector_norm(b))
+    if b_norm == 0.0:  # A is positive definite: x = 0 exactly, whatever x0
+        return SolveResult(xp.zeros_like(b), 0, np.asarray([0.0]), True)
     target = tol * b_norm
     norms = [float(xp.linalg.vector_norm(r))]
     if norms[0] <= target:

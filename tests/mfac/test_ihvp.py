@@ -437,6 +437,8 @@ def test_streamed_blocks_on_the_gpu_match_the_host():
     assert all(block.device.type == "cpu" for block in streamed._blocks)
     y = streamed.ihvp(x.cuda())
     assert y.device.type == "cuda"
+    with pytest.raises(ValueError, match="computes on"):
+        streamed.ihvp(x)  # on the host
     bound = tolerance(np.float32, condition(G.numpy(), 0.5))
     assert relative_error(y.cpu().numpy(), host.ihvp(x).numpy()) <= 2 * bound
     window = SlidingWindowIHVP(8, 5000, 0.5, xp="torch", dtype=torch.float32, device="cuda")

@@ -199,3 +199,55 @@ def test_runs_on_cuda_parameters():
             optimizer.step()
     for a, b in zip(cpu.parameters(), gpu.parameters(), strict=True):
         torch.testing.assert_close(a, b.cpu(), rtol=1e-9, atol=1e-12)
+
+
+def _trained(steps=3, seed=0):
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(5, 3)
+    optimizer = MFAC(model.parameters(), lr=1e-2, ngrads=4, damp=1e-2)
+    x, y = torch.randn(16, 5), torch.randint(0, 3, (16,))
+
+    def step():
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    for _ in range(steps):
+        step()
+    return model, optimizer, step
+
+
+def test_a_copied_or_pickled_optimizer_keeps_its_window():
+    import copy
+    import pickle
+
+    _, optimizer, _ = _trained()
+    for clone in (copy.deepcopy(optimizer), pickle.loads(pickle.dumps(optimizer))):
+        assert clone.window.count == optimizer.window.count
+        g = torch.randn(18)
+        torch.testing.assert_close(clone.window.ihvp(g), optimizer.window.ihvp(g))
+
+
+def test_a_refused_state_dict_leaves_the_window_unchanged():
+    _, optimizer, _ = _trained()
+    other = torch.nn.Linear(5, 3)
+    groups = [{"params": [other.weight]}, {"params": [other.bias]}]  # two groups, not one
+    foreign = MFAC(groups, ngrads=4).state_dict()
+    g = torch.randn(18)
+    before, count = optimizer.window.ihvp(g), optimizer.window.count
+    with pytest.raises(ValueError, match="parameter groups"):
+        optimizer.load_state_dict(foreign)
+    assert optimizer.window.count == count
+    torch.testing.assert_close(optimizer.window.ihvp(g), before, rtol=0, atol=0)
+
+
+def test_a_state_dict_kept_in_memory_restores_the_window_it_was_taken_from():
+    _, optimizer, step = _trained()
+    snapshot = optimizer.state_dict()
+    window = optimizer.window.window().clone()
+    for _ in range(3):
+        step()
+    optimizer.load_state_dict(snapshot)
+    torch.testing.assert_close(optimizer.window.window(), window, rtol=0, atol=0)
+    G = optimizer.window.state_dict()["gradients"].double()
+    torch.testing.assert_close(optimizer.window.state_dict()["gram"], G @ G.T, rtol=1e-6, atol=1e-6)

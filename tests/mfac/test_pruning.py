@@ -561,3 +561,21 @@ def test_sparsity_must_be_a_real_number_not_a_string_or_bool(sparsity):
     with pytest.raises(TypeError, match="sparsity must be a number"):
         obs_prune(model, G, sparsity)
     assert_unchanged(model, before, WEIGHTS + BIASES)
+
+
+def test_float32_gradients_at_a_large_condition_number_rank_by_the_true_scores():
+    """With ``kappa(F) ~ 10^7`` the float32 ``1 - ||W_:q||^2`` would cancel to negative
+    diagonals and negative scores, pruned first; the float64 diagonal keeps the ranking."""
+    torch.manual_seed(0)
+    net = nn.Linear(20, 1, bias=False)
+    G = 30 * torch.randn(64, 20)
+    w = net.weight.detach().double().reshape(-1).numpy()
+    G64 = G.double().numpy()
+    F = 1e-5 * np.eye(20) + G64.T @ G64 / 64
+    true_scores = w**2 / (2 * np.diag(np.linalg.inv(F)))
+    result = obs_prune(net, G, 0.1, update=None)
+    scores = result.scores["weight"].double().reshape(-1).numpy()
+    assert np.all(scores > 0)
+    np.testing.assert_allclose(scores, true_scores, rtol=1e-5)
+    removed = np.flatnonzero(~result.masks["weight"].reshape(-1).numpy())
+    np.testing.assert_array_equal(np.sort(removed), np.sort(np.argsort(true_scores)[:2]))

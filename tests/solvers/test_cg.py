@@ -223,3 +223,24 @@ def test_maxiter_warns():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_zero_right_hand_side_gives_zero_whatever_the_start():
+    """``b = 0``: the solution of a positive definite system is ``x = 0``; a nonzero ``x0``
+    must not make the relative residual divide by ``||b|| = 0``."""
+    import warnings
+
+    from sketchla.solvers import dcdm_solve
+
+    A = PoissonGrid((6, 6))
+    b = np.zeros(36)
+    x0 = np.random.default_rng(0).standard_normal(36)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for result in (
+            cg(A, b, x0=x0, maxiter=3),
+            dcdm_solve(A, b, model=lambda r: r, x0=x0, maxiter=3),
+        ):
+            assert result.converged
+            assert result.iterations == 0
+            np.testing.assert_array_equal(to_numpy(result.x), np.zeros(36))

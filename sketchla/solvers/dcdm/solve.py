@@ -135,6 +135,8 @@ def dcdm_solve(
         r = b - matvec(x)
     dot = _dot(xp)
     b_norm = float(xp.linalg.vector_norm(b))
+    if b_norm == 0.0:  # A is positive definite: x = 0 exactly, whatever x0
+        return SolveResult(xp.zeros_like(b), 0, np.asarray([0.0]), True)
     norms = [float(xp.linalg.vector_norm(r))]
     # Below this (relative) size a direction is rounding noise of the model's precision.
     negligible = math.sqrt(model_eps)
