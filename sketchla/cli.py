@@ -32,6 +32,21 @@ def _parser() -> argparse.ArgumentParser:
         help="run only this section (repeatable); default: all",
     )
     commands.add_parser("backends", help="list the array backends and devices available")
+    spectrum = commands.add_parser(
+        "spectrum",
+        help="spectral metrics (power-law alpha, norms, ...) of a checkpoint's weight matrices",
+        description="Analyse the weight matrices of a .safetensors or .pt checkpoint (loaded "
+        "safely: tensors only) and print one row of metrics per matrix.",
+    )
+    spectrum.add_argument("path", help="a .safetensors, .pt or .pth file")
+    spectrum.add_argument(
+        "--farms", action="store_true", help="fit FARMS's fixed-aspect-ratio ESD instead"
+    )
+    spectrum.add_argument("--plot", metavar="PNG", help="save the first layer's ESD plot here")
+    spectrum.add_argument(
+        "--format", choices=("markdown", "csv", "json"), default="markdown",
+        help="output format (default: %(default)s)",
+    )  # fmt: skip
     return parser
 
 
@@ -44,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
         run_demo(args.out, quick=args.quick, sections=tuple(args.section) if args.section else None)
         return 0
+    if args.command == "spectrum":
+        return _spectrum(args)
     if args.command == "backends":
         from ._array.backends import available_backends
 
@@ -51,6 +68,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{b.label}\t{b.xp.__name__} {b.version}")
         return 0
     parser.print_help()
+    return 0
+
+
+def _spectrum(args: argparse.Namespace) -> int:
+    from .spectral import analyze
+
+    try:
+        report = analyze(args.path, farms=args.farms, progress=sys.stderr.isatty())
+    except (FileNotFoundError, ValueError, ImportError) as exc:
+        print(f"sketchla spectrum: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "markdown":
+        print(report.to_markdown())
+    elif args.format == "csv":
+        print(report.to_csv(), end="")
+    else:
+        print(report.to_json())
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        ax = report.plot()
+        ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
     return 0
 
 
