@@ -43,5 +43,6 @@ def test_demo_writes_a_report(tmp_path):
     assert "sketchla dcdm_solve (poisson3d)" in report
     assert "## M-FAC: products with the inverse empirical Fisher" in report
     assert "| sketchla StaticIHVP.ihvp |" in report
+    assert "## Spectral analysis of all-MiniLM-L6-v2" in report
     for family in ("countsketch", "saso", "srht", "srft", "gaussian", "very_sparse"):
         assert f"| {family} |" in report

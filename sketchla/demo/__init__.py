@@ -28,6 +28,7 @@ SECTIONS: tuple[str, ...] = (
     "sketchla.demo.sampling",
     "sketchla.demo.dcdm",
     "sketchla.demo.mfac",
+    "sketchla.demo.spectral",
 )
 
 

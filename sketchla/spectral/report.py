@@ -21,6 +21,7 @@ import numpy as np
 from .esd import esd, weight_matrices
 from .farms import farms_esd
 from .metrics import spectral_metrics
+from .powerlaw import ZERO_THRESHOLD
 
 __all__ = ["SpectralReport", "analyze"]
 
@@ -108,7 +109,7 @@ class SpectralReport:
             raise ValueError("the report has no layers to plot")
         row = self.rows[0] if name is None else self._row(name)
         evals = self.evals[row["name"]]
-        evals = evals[evals > 0]
+        evals = evals[evals > ZERO_THRESHOLD]  # what the fit saw
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 3.5))
         bins = np.logspace(np.log10(evals.min()), np.log10(evals.max()), 60)
@@ -183,7 +184,7 @@ def analyze(
     weights = _weights(model)
     if not weights:
         raise ValueError("the model has no weight matrices (2-D or convolution weights)")
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     report = SpectralReport([], {}, [])
     for name, weight in tqdm(weights.items(), desc="layers", disable=not progress):
