@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Analyse the weight matrices of a .safetensors or .pt checkpoint (loaded "
         "safely: tensors only) and print one row of metrics per matrix.",
     )
-    spectrum.add_argument("path", help="a .safetensors, .pt or .pth file")
+    spectrum.add_argument("path", help="a .safetensors, .pt, .pth or .bin file")
     spectrum.add_argument(
         "--farms", action="store_true", help="fit FARMS's fixed-aspect-ratio ESD instead"
     )
@@ -76,8 +76,13 @@ def _spectrum(args: argparse.Namespace) -> int:
 
     try:
         report = analyze(args.path, farms=args.farms, progress=sys.stderr.isatty())
-    except (FileNotFoundError, ValueError, ImportError) as exc:
+    except (FileNotFoundError, ValueError, TypeError, ImportError) as exc:
         print(f"sketchla spectrum: {exc}", file=sys.stderr)
+        return 2
+    for reason in report.skipped:
+        print(f"sketchla spectrum: skipped {reason}", file=sys.stderr)
+    if not report.rows:
+        print("sketchla spectrum: no weight matrix large enough to analyse", file=sys.stderr)
         return 2
     if args.format == "markdown":
         print(report.to_markdown())
@@ -86,8 +91,11 @@ def _spectrum(args: argparse.Namespace) -> int:
     else:
         print(report.to_json())
     if args.plot:
-        import matplotlib
-
+        try:
+            import matplotlib
+        except ImportError:
+            print("sketchla spectrum: --plot needs matplotlib", file=sys.stderr)
+            return 2
         matplotlib.use("Agg")
         ax = report.plot()
         ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")

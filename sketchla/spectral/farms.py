@@ -6,11 +6,15 @@ law of its random part changes shape with ``Q``), so power-law exponents of laye
 shapes are not comparable. FARMS samples an overlapping grid of ``rows x (aspect_ratio rows)``
 windows, pools their eigenvalues and fits once: every layer is then seen through matrices of one
 aspect ratio. The grid is the reference code's "fixed sampling": ``windows`` starts per
-dimension, evenly stepped, the last flush with the matrix's edge.
+dimension, evenly stepped from 0 by ``(length - size) // (windows - 1)`` (so the last window may
+end a few rows short of the edge, as in the reference). A convolution weight gets the same grid
+on each kernel position's slice; the reference code instead takes one corner submatrix per
+slice.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -29,8 +33,8 @@ BATCH_ENTRIES = 2**24
 
 def window_starts(length: int, size: int, count: int) -> list[int]:
     """``count`` window starts along a dimension of ``length`` for windows of ``size``: the
-    reference code's evenly stepped starts (``step = (length - size) // (count - 1)``), the last
-    clamped to the edge, without repeats."""
+    reference code's evenly stepped starts (``step = (length - size) // (count - 1)``), clamped
+    to ``length - size``, without repeats."""
     if size >= length or count <= 1:
         return [0]
     step = max(1, (length - size) // (count - 1))
@@ -76,21 +80,29 @@ def farms_esd(
         ratio = float(aspect_ratio)
     except (TypeError, ValueError):
         raise TypeError(f"aspect_ratio must be a positive number, got {aspect_ratio!r}") from None
-    if not ratio > 0:
-        raise ValueError(f"aspect_ratio must be positive, got {aspect_ratio!r}")
+    if isinstance(aspect_ratio, bool) or not (math.isfinite(ratio) and ratio > 0):
+        raise ValueError(f"aspect_ratio must be positive and finite, got {aspect_ratio!r}")
     pooled = []
     for matrix in weight_matrices(W):
         N, M = matrix.shape
-        r = min(rows, N, M)
-        c = max(1, int(r * ratio))
-        if c > M:  # a wide window that does not fit: shrink both sides, keep the ratio
-            c = M
-            r = max(1, min(r, int(M / ratio)))
+        r, c = window_shape(N, M, rows, ratio)
         starts = [
             (i, j) for i in window_starts(N, r, windows) for j in window_starts(M, c, windows)
         ]
         pooled.extend(_window_eigenvalues(matrix, starts, r, c, dtype))
     return np.sort(np.concatenate(pooled))
+
+
+def window_shape(N: int, M: int, rows: int, aspect_ratio: float) -> tuple[int, int]:
+    """The ``(rows, columns)`` of FARMS's windows in an ``N x M`` matrix: ``rows`` (at most
+    ``min(N, M)``) by ``aspect_ratio`` times as many columns, both shrunk when that is wider
+    than the matrix."""
+    r = min(rows, N, M)
+    c = max(1, int(r * aspect_ratio))
+    if c > M:  # a wide window that does not fit: shrink both sides, keep the ratio
+        c = M
+        r = max(1, min(r, int(M / aspect_ratio)))
+    return r, c
 
 
 def _window_eigenvalues(matrix: Any, starts: list, r: int, c: int, dtype: str) -> list:

@@ -104,7 +104,7 @@ def tempbalance_learning_rates(
     [0.05, 0.1, 0.15]
     """
     a = _check_alphas(alphas)
-    if not (0 < min_ratio <= max_ratio):
+    if not (0 < min_ratio <= max_ratio < math.inf):
         raise ValueError(
             f"need 0 < min_ratio <= max_ratio, got min_ratio={min_ratio!r}, max_ratio={max_ratio!r}"
         )
@@ -120,32 +120,39 @@ def tempbalance_learning_rates(
 def alpha_pruning_sparsities(
     alphas: Any, sizes: Any, target_sparsity: float, *, epsilon: float = 0.3
 ) -> np.ndarray:
-    """Layer-wise sparsities of AlphaPruning (Lu et al., NeurIPS 2024): alpha mapped linearly
-    onto ``[s - epsilon, s + epsilon]`` (heavier-tailed layers pruned less), then shifted so that
-    the parameter-weighted mean is the target ``s``; clipped to ``[0, 1]``.
+    """Layer-wise sparsities of AlphaPruning (Lu et al., NeurIPS 2024; the reference code's
+    ``ww_sparsity``): alpha mapped linearly onto ``[1 - epsilon, 1 + epsilon]`` (heavier-tailed
+    layers, of smaller alpha, get the smaller factor), then scaled so that the
+    parameter-weighted mean sparsity is the target ``s``. A layer pushed above sparsity 1 is an
+    error (lower ``epsilon`` or ``s``), not silently clipped.
 
     Examples
     --------
     >>> import numpy as np
     >>> from sketchla.spectral import alpha_pruning_sparsities
     >>> s = alpha_pruning_sparsities([2.0, 3.0, 4.0], [100, 100, 100], 0.5, epsilon=0.2)
-    >>> s.round(2).tolist(), float(np.average(s, weights=[100, 100, 100]))
-    ([0.3, 0.5, 0.7], 0.5)
+    >>> s.round(2).tolist(), round(float(np.average(s, weights=[100, 100, 100])), 12)
+    ([0.4, 0.5, 0.6], 0.5)
     """
     a = _check_alphas(alphas)
     n = np.asarray(sizes, dtype=np.float64)
-    if n.shape != a.shape or np.any(n <= 0):
-        raise ValueError("sizes must be positive, one per alpha")
+    if n.shape != a.shape or not np.all(np.isfinite(n) & (n > 0)):
+        raise ValueError("sizes must be positive and finite, one per alpha")
     s = float(target_sparsity)
     if not 0 <= s < 1:
         raise ValueError(f"target_sparsity must lie in [0, 1), got {target_sparsity!r}")
     eps = float(epsilon)
-    if not eps >= 0:
-        raise ValueError(f"epsilon must be non-negative, got {epsilon!r}")
+    if not 0 <= eps < 1:
+        raise ValueError(f"epsilon must lie in [0, 1), got {epsilon!r}")
     spread = a.max() - a.min()
-    raw = np.zeros_like(a) if spread == 0 else (a - a.min()) / spread * 2 * eps - eps
-    sparsities = raw - np.average(raw, weights=n) + s
-    return np.clip(sparsities, 0.0, 1.0)
+    factor = np.ones_like(a) if spread == 0 else 1 - eps + (a - a.min()) / spread * 2 * eps
+    sparsities = factor * (s / np.average(factor, weights=n))
+    if sparsities.max() > 1:
+        raise ValueError(
+            f"target_sparsity={s!r} with epsilon={eps!r} asks a layer for sparsity "
+            f"{sparsities.max():.3f} > 1: lower epsilon or the target"
+        )
+    return sparsities
 
 
 def _check_alphas(alphas: Any) -> np.ndarray:

@@ -119,9 +119,12 @@ def fit_powerlaw(
         does. Any order; any array library (copied to NumPy float64).
     xmin : {"ks", "peak", "median"} or float
         Where the tail starts. ``"ks"``: the data point of least Kolmogorov-Smirnov distance
-        (Clauset, Shalizi & Newman; WeightWatcher's default). ``"peak"``: the same scan
-        restricted to ``[0.95, 1.5]`` times the peak of the histogram of ``log10(evals)``
-        (100 bins; WeightWatcher's ``fix_fingers="xmin_peak"`` range). ``"median"``: the
+        (Clauset, Shalizi & Newman; WeightWatcher's default, whose numbers it reproduces for 20
+        values or more: below 20 WeightWatcher switches to a bias-corrected variant).
+        ``"peak"``: the same scan restricted to ``[0.95, 1.5]`` times the peak of the histogram
+        of ``log10(evals)`` (100 bins; in the spirit of WeightWatcher's
+        ``fix_fingers="xmin_peak"``, which hands the ``powerlaw`` package a differently scaled
+        range, so the numbers differ). ``"median"``: the
         median value. A float: the tail starts at the smallest value ``>= xmin``.
     xmax : float, optional
         Values above it are left out (e.g. outlying spikes).
@@ -166,6 +169,8 @@ def fit_powerlaw(
         else:
             raise ValueError(f"xmin must be 'ks', 'peak', 'median' or a number, got {xmin!r}")
     else:
+        if isinstance(xmin, bool):
+            raise TypeError(f"xmin must be 'ks', 'peak', 'median' or a number, got {xmin!r}")
         try:
             start = float(xmin)
         except (TypeError, ValueError):
@@ -201,9 +206,11 @@ def hill_estimator(evals: Any, k: int | None = None) -> float:
     """
     x = _clean(evals, None)[::-1]
     N = x.shape[0]
-    k = max(2, N // 10) if k is None else v.check_int(k, "k", minimum=1, maximum=N - 1)
-    logs = np.log(x[:k]) - math.log(x[k])
-    return 1.0 + k / float(np.sum(logs))
+    k = min(max(2, N // 10), N - 1) if k is None else v.check_int(k, "k", minimum=1, maximum=N - 1)
+    spread = float(np.sum(np.log(x[:k]) - math.log(x[k])))
+    if not spread > 0:
+        raise ValueError(f"the {k} largest values all equal the next one: no tail to fit")
+    return 1.0 + k / spread
 
 
 def _clean(evals: Any, xmax: float | None) -> np.ndarray:
@@ -216,6 +223,8 @@ def _clean(evals: Any, xmax: float | None) -> np.ndarray:
         raise ValueError("evals must be non-negative (eigenvalues of W^T W)")
     x = np.sort(x[x > ZERO_THRESHOLD])
     if xmax is not None:
+        if isinstance(xmax, bool) or not isinstance(xmax, (int, float, np.number)):
+            raise TypeError(f"xmax must be a number, got {xmax!r}")
         top = float(xmax)
         if not top > 0:
             raise ValueError(f"xmax must be positive, got {xmax!r}")

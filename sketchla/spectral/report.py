@@ -4,7 +4,8 @@ A model is a torch ``nn.Module`` (its linear and convolution layers), a state di
 names to arrays or tensors: every floating entry named ``*weight`` with at least two
 dimensions), or the path of a ``.safetensors`` file (read with ``safetensors`` alone) or of a
 ``.pt`` / ``.pth`` / ``.bin`` checkpoint (read with ``torch.load(weights_only=True)``: tensors
-only, no code).
+only, no code; a ``"state_dict"`` or ``"model"`` entry holding the weights is looked into).
+A module contributes its linear, convolution and embedding layers (and HuggingFace's ``Conv1D``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import _validation as v
 from .esd import esd, weight_matrices
-from .farms import farms_esd
+from .farms import farms_esd, window_shape
 from .metrics import spectral_metrics
 from .powerlaw import ZERO_THRESHOLD
 
@@ -62,6 +64,8 @@ class SpectralReport:
 
     def summary(self) -> dict[str, float]:
         """The mean of each metric over the layers."""
+        if not self.rows:
+            raise ValueError("the report has no layers to summarise")
         return {key: float(np.mean([row[key] for row in self.rows])) for key in SUMMARY_METRICS} | {
             "layers": len(self.rows)
         }
@@ -90,15 +94,19 @@ class SpectralReport:
         import io
 
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(self.rows[0]) if self.rows else [])
+        fields = list(self.rows[0]) if self.rows else []
+        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for row in self.rows:
             writer.writerow({k: _plain(v) for k, v in row.items()})
         return out.getvalue()
 
     def to_json(self) -> str:
-        """The rows as a JSON list."""
-        return json.dumps([{k: _plain(v) for k, v in row.items()} for row in self.rows])
+        """The rows as a JSON list (a non-finite value, e.g. the alpha of a degenerate fit, as
+        ``null``)."""
+        return json.dumps(
+            [{k: _finite_or_none(_plain(v)) for k, v in row.items()} for row in self.rows]
+        )
 
     def plot(self, name: str | None = None, *, ax: Any = None) -> Any:
         """The ESD of one layer (default: the first) on log-log axes with its fitted power-law
@@ -181,6 +189,7 @@ def analyze(
     >>> round(report.rows[0]["stable_rank"], 1) > 1
     True
     """
+    min_size = v.check_int(min_size, "min_size", minimum=1)
     weights = _weights(model)
     if not weights:
         raise ValueError("the model has no weight matrices (2-D or convolution weights)")
@@ -201,8 +210,10 @@ def analyze(
             evals = esd(matrices[0], dtype=dtype)
         else:
             evals = np.sort(esd(_stack(matrices), dtype=dtype).reshape(-1))
+        # the Marchenko-Pastur law of what was fitted: the windows' shape under FARMS
+        fitted = window_shape(*matrices[0].shape, rows, aspect_ratio) if farms else (N, M)
         try:
-            metrics = spectral_metrics(evals, (N, M), xmin=xmin)
+            metrics = spectral_metrics(evals, fitted, xmin=xmin)
         except ValueError as exc:  # e.g. all eigenvalues numerically zero
             report.skipped.append(f"{name}: {exc}")
             continue
@@ -245,11 +256,14 @@ def _weights(model: Any) -> dict[str, Any]:
     except ImportError:  # pragma: no cover - a torch model needs torch
         torch = None
     if torch is not None and isinstance(model, torch.nn.Module):
-        kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+        kinds = (
+            torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Embedding,
+        )  # fmt: skip
         return {
             f"{name}.weight" if name else "weight": module.weight.detach()
             for name, module in model.named_modules()
-            if isinstance(module, kinds)
+            # HuggingFace's GPT-2 Conv1D is a linear layer with the weight transposed
+            if isinstance(module, kinds) or type(module).__name__ == "Conv1D"
         }
     raise TypeError(
         "model must be a torch.nn.Module, a state dict (mapping of names to arrays) or the "
@@ -263,7 +277,11 @@ def _load(path: Path) -> Mapping[str, Any]:
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
         try:
-            from safetensors.numpy import load_file
+            # through torch when it is there: NumPy has no bfloat16, most LLM checkpoints' dtype
+            try:
+                from safetensors.torch import load_file
+            except ImportError:
+                from safetensors.numpy import load_file
         except ImportError as exc:
             raise ImportError("reading .safetensors files needs the safetensors package") from exc
         try:
@@ -282,12 +300,16 @@ def _load(path: Path) -> Mapping[str, Any]:
                 f"{path} is not a checkpoint of tensors that loads safely (weights_only=True): "
                 f"{exc}"
             ) from exc
-        if isinstance(state, Mapping) and "state_dict" in state:
-            state = state["state_dict"]
+        for key in ("state_dict", "model"):  # common wrappers of a training checkpoint
+            if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
+                state = state[key]
+                break
         if not isinstance(state, Mapping):
             raise ValueError(f"{path} holds a {type(state).__name__}, not a state dict")
         return state
-    raise ValueError(f"unknown checkpoint format {suffix!r}: expected .safetensors, .pt or .pth")
+    raise ValueError(
+        f"unknown checkpoint format {suffix!r}: expected .safetensors, .pt, .pth or .bin"
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -296,6 +318,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return value
+
+
+def _finite_or_none(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _cell(value: Any) -> str:

@@ -57,6 +57,19 @@ def test_float32_precision_is_close():
     np.testing.assert_allclose(esd(W, dtype="float32")[-20:], esd(W)[-20:], rtol=1e-5)
 
 
+def test_float32_zero_eigenvalues_stay_zero():
+    rng = np.random.default_rng(9)
+    W = 30 * rng.standard_normal((768, 64)) @ rng.standard_normal((64, 768))
+    assert np.sum(esd(W, dtype="float32") > 1e-5) == 64
+
+
+def test_bfloat16_and_float16_weights_are_read_exactly():
+    torch = pytest.importorskip("torch")
+    for dtype in (torch.bfloat16, torch.float16):
+        W = torch.randn(40, 20).to(dtype)
+        np.testing.assert_allclose(esd(W), esd(W.float().numpy()), rtol=1e-13)
+
+
 def test_batched_esd_equals_each_matrix():
     rng = np.random.default_rng(4)
     batch = rng.standard_normal((5, 30, 12))
@@ -152,6 +165,8 @@ def test_farms_removes_the_aspect_ratio_bias_of_heavy_tailed_matrices():
 
 def test_farms_bad_input():
     W = np.ones((10, 10))
+    with pytest.raises(ValueError, match="aspect_ratio"):
+        farms_esd(W, aspect_ratio=float("inf"))
     with pytest.raises(ValueError, match="rows"):
         farms_esd(W, rows=0)
     with pytest.raises(ValueError, match="aspect_ratio"):
@@ -182,6 +197,8 @@ def test_metrics_from_their_definitions():
     )
     assert metrics["stable_rank"] == pytest.approx(np.sum(W**2) / evals[-1], rel=1e-12)
     assert 0 < metrics["mp_softrank"] < 1.5
+    with pytest.raises(ValueError, match="evals"):
+        spectral_metrics(np.array([]), (3, 3))
     assert top_singular_value(W, seed=0) == pytest.approx(np.linalg.norm(W, 2), rel=1e-3)
 
 
@@ -209,8 +226,14 @@ def test_alpha_pruning_keeps_the_target_and_orders_by_alpha():
     s = alpha_pruning_sparsities(alphas, sizes, 0.6, epsilon=0.2)
     assert np.average(s, weights=sizes) == pytest.approx(0.6)
     assert np.all(np.diff(s[np.argsort(alphas)]) > 0)  # heavier tails are pruned less
-    assert s.max() - s.min() == pytest.approx(0.4)
+    # the reference's ww_sparsity: factors 1 - eps .. 1 + eps, linear in alpha, scaled
+    factors = 0.8 + (alphas - 2.0) / 3.0 * 0.4
+    np.testing.assert_allclose(s, factors * 0.6 / np.average(factors, weights=sizes))
     with pytest.raises(ValueError, match="sizes"):
         alpha_pruning_sparsities(alphas, sizes[:2], 0.5)
+    with pytest.raises(ValueError, match="sizes"):
+        alpha_pruning_sparsities(alphas, [1, 2, np.nan, 4], 0.5)
     with pytest.raises(ValueError, match="target_sparsity"):
         alpha_pruning_sparsities(alphas, sizes, 1.0)
+    with pytest.raises(ValueError, match="> 1"):  # never clipped behind the caller's back
+        alpha_pruning_sparsities([2.0, 3.0, 4.0], [1, 1, 1], 0.9, epsilon=0.3)

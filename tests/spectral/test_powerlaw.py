@@ -142,6 +142,12 @@ def test_hill_estimator(alpha):
     assert hill_estimator(x, 5000) == pytest.approx(alpha, rel=0.05)
 
 
+def test_hill_estimator_edge_cases():
+    assert hill_estimator([1.0, 2.0]) == pytest.approx(1 + 1 / np.log(2.0))
+    with pytest.raises(ValueError, match="no tail"):
+        hill_estimator([1.0, 3.0, 3.0, 3.0], 2)
+
+
 @pytest.mark.parametrize(
     ("evals", "options", "error", "match"),
     [
@@ -155,6 +161,8 @@ def test_hill_estimator(alpha):
         (np.arange(1.0, 10.0), {"xmin": 9.5}, ValueError, "fewer than 2"),
         (np.arange(1.0, 10.0), {"xmax": 0.0}, ValueError, "xmax"),
         (np.arange(1.0, 10.0), {"candidates": 1}, ValueError, "candidates"),
+        (np.arange(1.0, 10.0), {"xmin": True}, TypeError, "xmin"),
+        (np.arange(1.0, 10.0), {"xmax": "5"}, TypeError, "xmax"),
     ],
 )
 def test_bad_input(evals, options, error, match):

@@ -141,3 +141,47 @@ def test_models_without_weights_and_non_finite_weights():
         analyze(42)
     with pytest.raises(ValueError, match="finite"):
         analyze({"w.weight": np.full((20, 20), np.nan)})
+
+
+def test_farms_metrics_use_the_windows_shape():
+    """A pure Gaussian 2048 x 256 matrix seen through 256 x 256 windows: the Marchenko-Pastur
+    law to compare with is the windows' (Q = 1), not the matrix's (Q = 8)."""
+    W = np.random.default_rng(0).standard_normal((2048, 256))
+    row = analyze({"w.weight": W}, farms=True, rows=256, windows=4).rows[0]
+    assert row["num_spikes"] <= 2
+    assert 0.9 < row["mp_softrank"] < 1.2
+
+
+def test_bfloat16_modules_and_safetensors(tmp_path):
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    model = mlp(2).to(torch.bfloat16)
+    safetensors_torch.save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "m.safetensors")
+    )
+    expected = [row["alpha"] for row in analyze(mlp(2).to(torch.bfloat16).float()).rows]
+    for source in (model, tmp_path / "m.safetensors"):
+        np.testing.assert_allclose([row["alpha"] for row in analyze(source).rows], expected)
+
+
+def test_embeddings_and_wrapped_checkpoints(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(100, 32), torch.nn.Linear(32, 16))
+    assert [row["name"] for row in analyze(model).rows] == ["0.weight", "1.weight"]
+    torch.save({"model": model.state_dict(), "step": 3}, tmp_path / "checkpoint.pt")
+    assert len(analyze(tmp_path / "checkpoint.pt")) == 2
+
+
+def test_json_writes_non_finite_values_as_null():
+    report = analyze({"e.weight": np.eye(32)})  # one repeated eigenvalue: alpha = inf
+    rows = json.loads(report.to_json())
+    assert rows[0]["alpha"] is None
+    with pytest.raises(ValueError, match="no layers"):
+        analyze({"e.weight": np.ones((4, 4))}, min_size=10).summary()
+
+
+def test_the_spectrum_command_reports_skipped_layers(tmp_path, capsys):
+    torch.save({"small.weight": torch.randn(64, 4)}, tmp_path / "small.pt")
+    assert main(["spectrum", str(tmp_path / "small.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "skipped small.weight" in err
+    assert "no weight matrix" in err
