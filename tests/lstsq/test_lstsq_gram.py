@@ -130,14 +130,16 @@ def test_gram_factor_distortion_is_within_its_documented_interval(kappa):
     """``Preconditioner``'s contract: ``A P`` has singular values in ``[1/(1 + delta), 1/(1 -
     delta)]`` for the factor's ``distortion`` ``delta``, i.e. ``s**2 - 1`` in ``[-(2 delta +
     delta**2) / (1 + delta)**2, (2 delta - delta**2) / (1 - delta)**2]``, measured in extended
-    precision. Measured: ``|s**2 - 1|`` at most ``1.65 delta`` at kappa = 1 (inside the
-    interval, whose half-width is ``2 delta``; see the next test), at most ``0.13 delta`` above."""
+    precision. Measured: ``|s**2 - 1|`` at most ``1.65 delta`` at kappa = 1 with the estimate
+    ``4 u kappa**2`` alone (Intel), ``2.06 delta`` on an AMD EPYC's OpenBLAS kernels, which left
+    the interval: the ``d u`` term now in the estimate covers that rounding; at most ``0.13 delta``
+    for kappa >= 100."""
     for n, d, seed in GRAM_SHAPES:
         A, _, out = gram_case(n, d, kappa, seed)
         assert out is not None, (n, d, seed)
         factor, _ = out
         delta = factor.distortion
-        assert delta == pytest.approx(GRAM_ROUNDING * U64 * factor.condition_estimate**2)
+        assert delta == pytest.approx(U64 * (GRAM_ROUNDING * factor.condition_estimate**2 + d))
         lo, hi = distortion_interval(A, factor.P)
         assert lo >= -(2 * delta + delta**2) / (1 + delta) ** 2, (n, d, seed, lo / delta)
         assert hi <= (2 * delta - delta**2) / (1 - delta) ** 2, (n, d, seed, hi / delta)

@@ -279,8 +279,8 @@ def test_callback_is_called_once_per_iteration_with_x(shape, k, method):
         assert_equal(seen[-1], result.x)  # the last iterate is the answer
     if len(seen) > 2:  # and the iterates approach it
         assert relative(seen[0], result.x) > relative(seen[-2], result.x)
-    if method in ("sketch_and_precondition", "gram_precondition"):
-        assert result.iterations > 0
+    if method == "sketch_and_precondition":  # (the Gram factor of a kappa ~ 1 matrix can be
+        assert result.iterations > 0  # exact to rounding at once: 0 steps on some CPUs)
 
 
 def test_callback_exceptions_propagate():
