@@ -46,3 +46,7 @@ register("normal_product", "numpy", f"{_K}._normal_product_numba:normal_product"
 
 register("poisson_apply", PORTABLE, f"{_K}.poisson:poisson_apply")
 register("poisson_apply", "numpy", f"{_K}._poisson_numba:poisson_apply")
+
+for _name in ("altmin_exact", "altmin_robust", "entries_of_product"):
+    register(_name, PORTABLE, f"{_K}.altmin:{_name}")
+    register(_name, "numpy", f"{_K}._altmin_numba:{_name}")

@@ -1,0 +1,282 @@
+"""Numba half-steps of alternating minimization: one small least-squares problem per target
+(row or column of the completed matrix), threads split the targets, no Python loop.
+
+Each target ``t`` has observations ``indptr[t]:indptr[t + 1]``, at positions ``idx`` of the fixed
+factor ``F`` with values ``vals``; its problem is ``min_x ||F[idx] x - vals||^2 + ridge ||x||^2``.
+The computation is in float64 whatever the input dtype. A target whose normal matrix is not
+numerically positive definite is flagged (``status = 1``) and left for the caller (a
+minimum-norm solve); an empty target gets ``x = 0``.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+__all__ = ["altmin_exact", "altmin_robust", "entries_of_product"]
+
+# Dot products and the Gram update may be reassociated, so that the inner loops vectorise.
+_FAST = {"reassoc", "contract"}
+
+
+@nb.njit(inline="always", fastmath=_FAST)
+def _cholesky(G, k):
+    """In-place lower Cholesky factor of ``G[:k, :k]`` (lower triangle read); False if a pivot
+    is not above ``k * 2**-52`` times the largest diagonal entry (not numerically definite)."""
+    scale = 0.0
+    for j in range(k):
+        scale = max(scale, G[j, j])
+    floor = k * 2.220446049250313e-16 * scale
+    for j in range(k):
+        d = G[j, j]
+        for p in range(j):
+            d -= G[j, p] * G[j, p]
+        if not d > floor:
+            return False
+        d = np.sqrt(d)
+        G[j, j] = d
+        for i in range(j + 1, k):
+            s = G[i, j]
+            for p in range(j):
+                s -= G[i, p] * G[j, p]
+            G[i, j] = s / d
+    return True
+
+
+@nb.njit(inline="always", fastmath=_FAST)
+def _cholesky_solve(Lf, r, z, k):
+    """``z = (L L^T)^-1 r`` by two triangular solves (``L`` lower, row-major)."""
+    for i in range(k):
+        s = r[i]
+        for p in range(i):
+            s -= Lf[i, p] * z[p]
+        z[i] = s / Lf[i, i]
+    for i in range(k - 1, -1, -1):
+        s = z[i]
+        for p in range(i + 1, k):
+            s -= Lf[p, i] * z[p]
+        z[i] = s / Lf[i, i]
+
+
+@nb.njit(inline="always", fastmath=_FAST)
+def _precondition(Lf, r, z, k, apply):
+    if apply:
+        _cholesky_solve(Lf, r, z, k)
+    else:
+        for c in range(k):
+            z[c] = r[c]
+
+
+@nb.njit(inline="always", fastmath=_FAST)
+def _add_outer(G, a, w, k):
+    """``G += w * a a^T`` on the lower triangle (row ``i`` gets ``a[i] * a[:i + 1]``)."""
+    for i in range(k):
+        c = w * a[i]
+        for j in range(i + 1):
+            G[i, j] += c * a[j]
+
+
+@nb.njit(inline="always", fastmath=_FAST)
+def _gram_of_rows(F, idx, lo, hi, ridge, G, k):
+    G[:, :] = 0.0
+    for q in range(lo, hi):
+        _add_outer(G, F[idx[q]], 1.0, k)
+    for i in range(k):
+        G[i, i] += ridge
+
+
+@nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
+def _exact(F, indptr, idx, vals, ridge, out, status):
+    k = F.shape[1]
+    for t in nb.prange(out.shape[0]):
+        lo, hi = indptr[t], indptr[t + 1]
+        out[t, :] = 0.0
+        status[t] = 0
+        if hi == lo:
+            continue
+        G = np.empty((k, k))
+        r = np.zeros(k)
+        z = np.empty(k)
+        _gram_of_rows(F, idx, lo, hi, ridge, G, k)
+        for q in range(lo, hi):
+            row = F[idx[q]]
+            v = vals[q]
+            for c in range(k):
+                r[c] += v * row[c]
+        if not _cholesky(G, k):
+            status[t] = 1
+            continue
+        _cholesky_solve(G, r, z, k)
+        out[t, :] = z
+
+
+@nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
+def _robust(
+    F, indptr, idx, vals, ridge, x0, hrow, hsign, s, shared, tol, maxiter, out, status, iterations
+):
+    k = F.shape[1]
+    for t in nb.prange(out.shape[0]):
+        lo, hi = indptr[t], indptr[t + 1]
+        n_obs = hi - lo
+        out[t, :] = 0.0
+        status[t] = 0
+        iterations[t] = 0
+        if n_obs == 0:
+            continue
+        G = np.zeros((k, k))
+        if n_obs <= s or n_obs < k:  # no sketch is smaller than the problem: solve exactly
+            r = np.zeros(k)
+            z = np.empty(k)
+            _gram_of_rows(F, idx, lo, hi, ridge, G, k)
+            for q in range(lo, hi):
+                row = F[idx[q]]
+                for c in range(k):
+                    r[c] += vals[q] * row[c]
+            if not _cholesky(G, k):
+                status[t] = 1
+                continue
+            _cholesky_solve(G, r, z, k)
+            out[t, :] = z
+            continue
+        # Sketch-and-precondition (Gu, Song, Yin & Zhang 2024, after Rokhlin & Tygert 2008):
+        # CountSketch the rows of A = F[idx] to s rows, factor (SA)^T (SA) + ridge I = L L^T,
+        # then conjugate gradients on the normal equations preconditioned by (L L^T)^-1,
+        # started from the previous iterate.
+        A = np.empty((n_obs, k))
+        for q in range(n_obs):
+            A[q, :] = F[idx[lo + q]]
+        identity = s == 0 and shared.shape[0] == 0
+        if s == 0 and not identity:  # one factor for every target
+            G[:, :] = shared
+        if s > 0:
+            SA = np.zeros((s, k))
+            for q in range(n_obs):
+                h, sign = hrow[lo + q], hsign[lo + q]
+                for c in range(k):
+                    SA[h, c] += sign * A[q, c]
+            for q in range(s):
+                _add_outer(G, SA[q], 1.0, k)
+            for i in range(k):
+                G[i, i] += ridge
+            if not _cholesky(G, k):
+                status[t] = 1
+                continue
+        x = np.empty(k)
+        for c in range(k):
+            x[c] = x0[t, c]
+        g = np.zeros(k)  # A^T (b - A x) - ridge x
+        for q in range(n_obs):
+            res = vals[lo + q]
+            for c in range(k):
+                res -= A[q, c] * x[c]
+            for c in range(k):
+                g[c] += res * A[q, c]
+        for c in range(k):
+            g[c] -= ridge * x[c]
+        z = np.empty(k)
+        _precondition(G, g, z, k, not identity)
+        p = np.empty(k)
+        gz = 0.0
+        for c in range(k):
+            p[c] = z[c]
+            gz += g[c] * z[c]
+        stop = tol * tol * gz
+        Ap = np.empty(n_obs)
+        it = 0
+        while it < maxiter and gz > stop and gz > 0.0:
+            denom = 0.0
+            for c in range(k):
+                denom += ridge * p[c] * p[c]
+            for q in range(n_obs):
+                acc = 0.0
+                for c in range(k):
+                    acc += A[q, c] * p[c]
+                Ap[q] = acc
+                denom += acc * acc
+            if not denom > 0.0:
+                break
+            alpha = gz / denom
+            for c in range(k):
+                x[c] += alpha * p[c]
+                g[c] -= alpha * ridge * p[c]
+            for q in range(n_obs):
+                w = alpha * Ap[q]
+                for c in range(k):
+                    g[c] -= w * A[q, c]
+            _precondition(G, g, z, k, not identity)
+            gz_new = 0.0
+            for c in range(k):
+                gz_new += g[c] * z[c]
+            beta = gz_new / gz
+            gz = gz_new
+            for c in range(k):
+                p[c] = z[c] + beta * p[c]
+            it += 1
+        iterations[t] = it
+        out[t, :] = x
+
+
+def altmin_exact(F, indptr, idx, vals, ridge, *, xp=None):
+    """Exact solves of every target; returns ``(X, status)``."""
+    F = np.ascontiguousarray(F, dtype=np.float64)
+    out = np.empty((indptr.shape[0] - 1, F.shape[1]))
+    status = np.empty(indptr.shape[0] - 1, dtype=np.int8)
+    _exact(F, indptr, idx, np.asarray(vals, dtype=np.float64), float(ridge), out, status)
+    return out, status
+
+
+def altmin_robust(
+    F, indptr, idx, vals, ridge, x0, hrow, hsign, s, shared, tol, maxiter, *, xp=None
+):
+    """Preconditioned inexact solves from ``x0``; returns ``(X, status, iterations)``.
+
+    ``s > 0``: each target's preconditioner is the Cholesky factor of its CountSketch (rows
+    ``hrow``, signs ``hsign``) to ``s`` rows. ``s = 0``: every target shares the lower factor
+    ``shared`` (``k x k``), or none when ``shared`` is empty (``(0, 0)``: ``F`` orthonormal).
+    """
+    F = np.ascontiguousarray(F, dtype=np.float64)
+    n_targets = indptr.shape[0] - 1
+    out = np.empty((n_targets, F.shape[1]))
+    status = np.empty(n_targets, dtype=np.int8)
+    iterations = np.empty(n_targets, dtype=np.int32)
+    _robust(
+        F,
+        indptr,
+        idx,
+        np.asarray(vals, dtype=np.float64),
+        float(ridge),
+        np.ascontiguousarray(x0, dtype=np.float64),
+        hrow,
+        np.asarray(hsign, dtype=np.float64),
+        int(s),
+        np.ascontiguousarray(shared, dtype=np.float64),
+        float(tol),
+        int(maxiter),
+        out,
+        status,
+        iterations,
+    )
+    return out, status, iterations
+
+
+@nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
+def _entries(U, V, rows, cols, out):
+    k = U.shape[1]
+    for q in nb.prange(rows.shape[0]):
+        acc = 0.0
+        for c in range(k):
+            acc += U[rows[q], c] * V[cols[q], c]
+        out[q] = acc
+
+
+def entries_of_product(U, V, rows, cols, *, xp=None):
+    """``(U @ V.T)[rows, cols]`` without forming the product (float64)."""
+    out = np.empty(rows.shape[0])
+    _entries(
+        np.ascontiguousarray(U, dtype=np.float64),
+        np.ascontiguousarray(V, dtype=np.float64),
+        rows,
+        cols,
+        out,
+    )
+    return out
