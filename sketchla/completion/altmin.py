@@ -170,9 +170,7 @@ def complete(
     if not inner_tol < 1:
         raise ValueError(f"inner_tol must be below 1, got {inner_tol}")
     if preconditioner not in PRECONDITIONERS:
-        raise ValueError(
-            f"preconditioner must be one of {PRECONDITIONERS}, got {preconditioner!r}"
-        )
+        raise ValueError(f"preconditioner must be one of {PRECONDITIONERS}, got {preconditioner!r}")
     sketch_factor = _positive(sketch_factor, "sketch_factor")
     if sketch_factor < 1:
         raise ValueError(f"sketch_factor must be at least 1 (s >= k rows), got {sketch_factor}")

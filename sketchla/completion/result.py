@@ -77,7 +77,9 @@ class CompletionResult:
             if x.size and x.dtype.kind not in "iu":
                 raise TypeError(f"{name} must hold integers, got dtype {x.dtype}")
             if x.size and (x.min() < -bound or x.max() >= bound):
-                raise IndexError(f"{name} must lie in [-{bound}, {bound}), got {x.min()}..{x.max()}")
+                raise IndexError(
+                    f"{name} must lie in [-{bound}, {bound}), got {x.min()}..{x.max()}"
+                )
         r = np.where(r < 0, r + m, r).astype(np.int64).reshape(-1)
         c = np.where(c < 0, c + n, c).astype(np.int64).reshape(-1)
         U, V = to_numpy(self.U), to_numpy(self.V)

@@ -47,7 +47,8 @@ def _gather(F: Any, ptr: Any, positions: Any, values: Any, start: int, stop: int
     where = xp.clip(where, 0, max(positions.shape[0] - 1, 0))
     flat = xp.reshape(where, (-1,))
     mask = xp.astype(valid, F.dtype)
-    A = xp.reshape(xp.take(F, xp.take(positions, flat, axis=0), axis=0), (stop - start, longest, -1))
+    gathered = xp.take(F, xp.take(positions, flat, axis=0), axis=0)
+    A = xp.reshape(gathered, (stop - start, longest, -1))
     A = A * mask[..., None]
     b = xp.reshape(xp.astype(xp.take(values, flat, axis=0), F.dtype), (stop - start, longest))
     return A, b * mask, flat, valid, counts
@@ -83,7 +84,7 @@ def altmin_robust(F, ptr, positions, values, ridge, x0, hrow, hsign, s, tol, max
     eye = xp.eye(k, dtype=F.dtype, device=dev)
     scatter = _scatter_add(xp)
     for start, stop, longest in _chunks(ptr, k, xp):
-        A, b, flat, valid, counts = _gather(F, ptr, positions, values, start, stop, longest, xp)
+        A, b, flat, _, counts = _gather(F, ptr, positions, values, start, stop, longest, xp)
         batch = stop - start
         At = xp.matrix_transpose(A)
         # the sketch S A of each target: rows hashed to s buckets, signed
@@ -94,9 +95,10 @@ def altmin_robust(F, ptr, positions, values, ridge, x0, hrow, hsign, s, tol, max
         SA = scatter(bucket, xp.reshape(A * sg[..., None], (-1, k)), batch * s)
         SA = xp.reshape(SA, (batch, s, k))
         small = counts <= s  # no sketch is smaller than the problem: use A itself
-        P = xp.where(
-            xp.reshape(small, (-1, 1, 1)), At @ A, xp.matrix_transpose(SA) @ SA
-        ) + ridge * eye
+        P = (
+            xp.where(xp.reshape(small, (-1, 1, 1)), At @ A, xp.matrix_transpose(SA) @ SA)
+            + ridge * eye
+        )
         P_inv = xp.linalg.pinv(P)
         x = xp.astype(x0[start:stop, ...], F.dtype)
         res = b - xp.squeeze(A @ x[..., None], axis=-1)
