@@ -152,7 +152,7 @@ def complete(
     >>> bool(np.linalg.norm(result.to_dense() - M) <= 1e-6 * np.linalg.norm(M))
     True
     """
-    obs, xp = observations(
+    obs, xp, where = observations(
         observed, shape, mask=mask, duplicates=duplicates, check_finite=check_finite
     )
     m, n = obs.shape
@@ -222,7 +222,7 @@ def complete(
             bar.update()
             bar.set_postfix(train_rmse=f"{history[-1]:.3e}")
         if callback is not None:
-            callback(_result(xp, obs, U, V, iterations, history, False, method, inner))
+            callback(_result(xp, where, obs, U, V, iterations, history, False, method, inner))
         now, before = history[-1], history[-2]
         if now * math.sqrt(obs.size) <= tol * scale or abs(before - now) <= tol * before:
             converged = True
@@ -238,7 +238,7 @@ def complete(
             stacklevel=2,
         )
     _, U, V = best
-    return _result(xp, obs, U, V, iterations, history, converged, method, inner)
+    return _result(xp, where, obs, U, V, iterations, history, converged, method, inner)
 
 
 def _initial_factors(obs: Observations, k: int, incoherence: float, generator: Any):
@@ -292,12 +292,14 @@ def _balanced(U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return Qu @ (W * root), Qv @ (Zh.T * root)
 
 
-def _result(xp, obs, U, V, iterations, history, converged, method, inner) -> CompletionResult:
+def _result(
+    xp, where, obs, U, V, iterations, history, converged, method, inner
+) -> CompletionResult:
     U, V = _balanced(U, V)
     U, V = U.astype(obs.dtype), V.astype(obs.dtype)
     return CompletionResult(
-        xp.asarray(U),
-        xp.asarray(V),
+        xp.asarray(U, device=where),
+        xp.asarray(V, device=where),
         iterations,
         tuple(history),
         converged,

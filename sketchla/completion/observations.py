@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .._array.namespace import array_namespace, is_array, to_numpy
+from .._array.namespace import array_namespace, device, is_array, to_numpy
 
 __all__ = ["DUPLICATE_POLICIES", "Index", "Observations", "observations"]
 
@@ -67,8 +67,8 @@ def observations(
     mask: Any = None,
     duplicates: str = "error",
     check_finite: bool = True,
-) -> tuple[Observations, Any]:
-    """Check and index ``observed``; return it with the array namespace results should use.
+) -> tuple[Observations, Any, Any]:
+    """Check and index ``observed``; return it with the namespace and device results use.
 
     ``observed`` is ``(rows, cols, values)`` (with ``shape``), a ``scipy.sparse`` matrix or
     array whose stored entries, explicit zeros included, are the observations, or a dense
@@ -102,7 +102,9 @@ def observations(
             raise TypeError("shape is required when observed is (rows, cols, values)")
         rows, cols, values = observed
         arrays = [x for x in observed if is_array(x)]
-        xp = array_namespace(*arrays) if arrays else np  # (mixed libraries: a BackendError)
+        xp = array_namespace(*arrays) if arrays else None  # (mixed libraries: a BackendError)
+        if arrays and not is_array(values):
+            raise TypeError("values must be an array when rows or cols are")
         rows, cols, values = to_numpy(rows), to_numpy(cols), to_numpy(values)
         shape = _shape(shape)
     else:
@@ -125,8 +127,10 @@ def observations(
         rows, cols = np.nonzero(mask)
         values = dense[rows, cols]
     if xp is None:
-        xp = np
-    return _checked(rows, cols, values, shape, duplicates, check_finite), xp
+        xp, where = np, None
+    else:
+        where = device(values if isinstance(observed, tuple | list) else observed)
+    return _checked(rows, cols, values, shape, duplicates, check_finite), xp, where
 
 
 def _checked(rows, cols, values, shape, duplicates, check_finite) -> Observations:
