@@ -16,7 +16,7 @@ from .._array.kernels import kernel
 from ..errors import ConvergenceWarning, SketchlaWarning
 from ..lowrank import rsvd
 from .halfstep import solve_targets
-from .observations import Observations, observations
+from .observations import Index, Observations, observations
 from .result import CompletionResult
 
 __all__ = ["METHODS", "PRECONDITIONERS", "complete"]
@@ -191,29 +191,19 @@ def complete(
     iterations = 0
     for it in range(maxiter):
         step_obs = (parts[2 * it + 1], parts[2 * it + 2]) if parts else (obs, obs)
-        for side in ("V", "U"):
-            fixed, free = (U, V) if side == "V" else (V, U)
-            part = step_obs[0] if side == "V" else step_obs[1]
-            index = part.by_col if side == "V" else part.by_row
-            if not ridge:  # same product, orthonormal fixed factor
-                fixed, R = _orthonormal(fixed)
-                free = free @ R.T
-            new, steps = solve_targets(
-                fixed,
-                index,
-                solver=solver,
-                ridge=ridge,
-                x0=free,
-                sketch_size=sketch_size,
-                orthonormal=not ridge,
-                inner_tol=inner_tol,
-                inner_maxiter=inner_maxiter,
-                generator=sketch_generator,
-            )
-            if steps is not None:
-                sketched = index.counts > sketch_size
-                inner.append(float(steps[sketched].mean()) if sketched.any() else 0.0)
-            U, V = (fixed, new) if side == "V" else (new, fixed)
+        U, V, steps = iteration(
+            U,
+            V,
+            step_obs[0].by_col,
+            step_obs[1].by_row,
+            solver=solver,
+            ridge=ridge,
+            sketch_size=sketch_size,
+            inner_tol=inner_tol,
+            inner_maxiter=inner_maxiter,
+            generator=sketch_generator,
+        )
+        inner.extend(steps)
         iterations = it + 1
         history.append(_rmse(U, V, obs))
         if history[-1] <= best[0]:
@@ -239,6 +229,49 @@ def complete(
         )
     _, U, V = best
     return _result(xp, where, obs, U, V, iterations, history, converged, method, inner)
+
+
+def iteration(
+    U: np.ndarray,
+    V: np.ndarray,
+    by_col: Index,
+    by_row: Index,
+    *,
+    solver: str,
+    ridge: float,
+    sketch_size: int,
+    inner_tol: float,
+    inner_maxiter: int,
+    generator: Any,
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """One iteration: every column of ``V`` from ``U``, then every row of ``U`` from ``V``.
+
+    Returns the new ``(U, V)`` and, for the sketched solver, the mean inner steps of each
+    half-step over the targets it iterated on."""
+    inner = []
+    for side in ("V", "U"):
+        fixed, free = (U, V) if side == "V" else (V, U)
+        index = by_col if side == "V" else by_row
+        if not ridge:  # same product, orthonormal fixed factor
+            fixed, R = _orthonormal(fixed)
+            free = free @ R.T
+        new, steps = solve_targets(
+            fixed,
+            index,
+            solver=solver,
+            ridge=ridge,
+            x0=free,
+            sketch_size=sketch_size,
+            orthonormal=not ridge,
+            inner_tol=inner_tol,
+            inner_maxiter=inner_maxiter,
+            generator=generator,
+        )
+        if steps is not None:
+            iterated = index.counts > max(sketch_size, U.shape[1] - 1)
+            inner.append(float(steps[iterated].mean()) if iterated.any() else 0.0)
+        U, V = (fixed, new) if side == "V" else (new, fixed)
+    return U, V, inner
 
 
 def _initial_factors(obs: Observations, k: int, incoherence: float, generator: Any):
