@@ -44,5 +44,7 @@ def test_demo_writes_a_report(tmp_path):
     assert "## M-FAC: products with the inverse empirical Fisher" in report
     assert "| sketchla StaticIHVP.ihvp |" in report
     assert "## Spectral analysis of all-MiniLM-L6-v2" in report
+    assert "## Matrix completion by robust alternating minimization" in report
+    assert "| robust_altmin |" in report
     for family in ("countsketch", "saso", "srht", "srft", "gaussian", "very_sparse"):
         assert f"| {family} |" in report

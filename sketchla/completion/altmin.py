@@ -28,8 +28,9 @@ PRECONDITIONERS = ("shared", "sketch")
 def complete(
     observed: Any,
     shape: Any = None,
-    rank: int | None = None,
+    rank: int | str | None = None,
     *,
+    max_rank: int | None = None,
     mask: Any = None,
     method: str = "robust_altmin",
     maxiter: int = 100,
@@ -65,8 +66,14 @@ def complete(
         with ``mask`` (True where observed), or a ``numpy.ma.MaskedArray`` (masked = missing).
     shape : (int, int), optional
         ``(m, n)``; required with ``(rows, cols, values)``, checked otherwise.
-    rank : int
-        The rank ``k``, at most ``min(m, n)``.
+    rank : int or "auto"
+        The rank ``k``, at most ``min(m, n)``. ``"auto"``, for an unknown rank: a tenth of the
+        observations is held out, ranks 1, 2, 4, ... (up to ``max_rank``) are fitted on the
+        rest until two doublings in a row improve the held-out error by less than 1 %; a
+        bisection then finds the smallest rank whose held-out error is within 10 % of the best
+        (or within 1e-3 of the data's RMS), which is refitted on all observations.
+    max_rank : int, optional
+        The largest rank ``"auto"`` tries (default ``min(m, n)``).
     mask : boolean array, optional
         Which entries of a dense ``observed`` are known.
     method : {"robust_altmin", "altmin"}
@@ -157,8 +164,15 @@ def complete(
     )
     m, n = obs.shape
     if rank is None:
-        raise TypeError("rank is required")
-    k = v.check_int(rank, "rank", minimum=1, maximum=min(m, n))
+        raise TypeError("rank is required (an int, or 'auto' for the rank schedule)")
+    if isinstance(rank, str):
+        if rank != "auto":
+            raise ValueError(f"rank must be an int or 'auto', got {rank!r}")
+        max_rank = v.check_int(
+            min(m, n) if max_rank is None else max_rank, "max_rank", minimum=1, maximum=min(m, n)
+        )
+    else:
+        k = v.check_int(rank, "rank", minimum=1, maximum=min(m, n))
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     maxiter = v.check_int(maxiter, "maxiter", minimum=1)
@@ -175,60 +189,101 @@ def complete(
     if sketch_factor < 1:
         raise ValueError(f"sketch_factor must be at least 1 (s >= k rows), got {sketch_factor}")
     generator = v.check_seed(seed)
-    init_generator, sketch_generator, split_generator = generator.spawn(3)
-    _warn_underdetermined(obs, k)
-
-    parts = _split(obs, 2 * maxiter + 1, split_generator) if sample_splitting else None
-    U, V = _initial_factors(parts[0] if parts else obs, k, incoherence, init_generator)
-    sketch_size = math.ceil(sketch_factor * k) if preconditioner == "sketch" else 0
+    init_generator, sketch_generator, split_generator, rank_generator = generator.spawn(4)
     solver = "sketch" if method == "robust_altmin" else "exact"
-    scale = float(np.linalg.norm(obs.values)) or 1.0
-    history = [_rmse(U, V, obs)]
-    best = (history[0], U, V)
-    inner: list[float] = []
-    converged = False
-    bar = _progress_bar(progress, maxiter)
-    iterations = 0
-    for it in range(maxiter):
-        step_obs = (parts[2 * it + 1], parts[2 * it + 2]) if parts else (obs, obs)
-        U, V, steps = iteration(
-            U,
-            V,
-            step_obs[0].by_col,
-            step_obs[1].by_row,
-            solver=solver,
-            ridge=ridge,
-            sketch_size=sketch_size,
-            inner_tol=inner_tol,
-            inner_maxiter=inner_maxiter,
-            generator=sketch_generator,
-        )
-        inner.extend(steps)
-        iterations = it + 1
-        history.append(_rmse(U, V, obs))
-        if history[-1] <= best[0]:
-            best = (history[-1], U, V)
+
+    def fit(data: Observations, k: int, *, report: bool):
+        """Alternating minimization of rank ``k`` on ``data``: ``(U, V, iterations, history,
+        converged, inner)``; ``report``: warnings, progress bar and callback."""
+        parts = _split(data, 2 * maxiter + 1, split_generator) if sample_splitting else None
+        U, V = _initial_factors(parts[0] if parts else data, k, incoherence, init_generator)
+        sketch_size = math.ceil(sketch_factor * k) if preconditioner == "sketch" else 0
+        scale = float(np.linalg.norm(data.values)) or 1.0
+        history = [_rmse(U, V, data)]
+        best = (history[0], U, V)
+        inner: list[float] = []
+        converged = False
+        bar = _progress_bar(progress and report, maxiter)
+        iterations = 0
+        for it in range(maxiter):
+            step_obs = (parts[2 * it + 1], parts[2 * it + 2]) if parts else (data, data)
+            U, V, steps = iteration(
+                U,
+                V,
+                step_obs[0].by_col,
+                step_obs[1].by_row,
+                solver=solver,
+                ridge=ridge,
+                sketch_size=sketch_size,
+                inner_tol=inner_tol,
+                inner_maxiter=inner_maxiter,
+                generator=sketch_generator,
+            )
+            inner.extend(steps)
+            iterations = it + 1
+            history.append(_rmse(U, V, data))
+            if history[-1] <= best[0]:
+                best = (history[-1], U, V)
+            if bar is not None:
+                bar.update()
+                bar.set_postfix(train_rmse=f"{history[-1]:.3e}")
+            if callback is not None and report:
+                state = (U, V, iterations, history, False, inner)
+                callback(_result(xp, where, obs, method, *state))
+            now, before = history[-1], history[-2]
+            if now * math.sqrt(data.size) <= tol * scale or abs(before - now) <= tol * before:
+                converged = True
+                break
         if bar is not None:
-            bar.update()
-            bar.set_postfix(train_rmse=f"{history[-1]:.3e}")
-        if callback is not None:
-            callback(_result(xp, where, obs, U, V, iterations, history, False, method, inner))
-        now, before = history[-1], history[-2]
-        if now * math.sqrt(obs.size) <= tol * scale or abs(before - now) <= tol * before:
-            converged = True
-            break
-    if bar is not None:
-        bar.close()
-    if not converged:
-        warnings.warn(
-            f"complete did not converge in {maxiter} iterations (relative residual on the "
-            f"observed entries {best[0] * math.sqrt(obs.size) / scale:.2e}, tol {tol:.1e}); "
-            "returning the best iterate",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    _, U, V = best
-    return _result(xp, where, obs, U, V, iterations, history, converged, method, inner)
+            bar.close()
+        if not converged and report:
+            warnings.warn(
+                f"complete did not converge in {maxiter} iterations (relative residual on the "
+                f"observed entries {best[0] * math.sqrt(data.size) / scale:.2e}, tol "
+                f"{tol:.1e}); returning the best iterate",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return best[1], best[2], iterations, history, converged, inner
+
+    if rank == "auto":
+        k = _choose_rank(obs, fit, max_rank, rank_generator)
+    _warn_underdetermined(obs, k)
+    return _result(xp, where, obs, method, *fit(obs, k, report=True))
+
+
+def _choose_rank(obs: Observations, fit: Callable, max_rank: int, generator: Any) -> int:
+    """The rank schedule for an unknown ``k``: hold out a tenth of the observations, fit ranks
+    1, 2, 4, ... on the rest until two doublings in a row improve the held-out error by less
+    than 1 % (or ``max_rank``), then bisect for the smallest rank whose error is within 10 % of
+    the best (or within 1e-3 of the held-out values' RMS)."""
+    labels = generator.integers(10, shape=obs.size, dtype=np.int64)
+    train, held = obs.subset(np.flatnonzero(labels != 0)), obs.subset(np.flatnonzero(labels == 0))
+    errors: dict[int, float] = {}
+
+    def error(k: int) -> float:
+        if k not in errors:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SketchlaWarning)
+                U, V, *_ = fit(train, k, report=False)
+            errors[k] = _rmse(U, V, held)
+        return errors[k]
+
+    k, best, stale = 1, math.inf, 0
+    while k <= max_rank and stale < 2:
+        stale = 0 if error(k) < 0.99 * best else stale + 1
+        best = min(best, error(k))
+        k *= 2
+    if k // 2 < max_rank and stale < 2:
+        error(max_rank)
+    # the smallest rank about as good as the best: within 10 %, or 1e-3 of the data's size
+    enough = 1.1 * min(errors.values()) + 1e-3 * float(np.sqrt(np.mean(held.values**2)))
+    good = min(r for r, e in errors.items() if e <= enough)
+    bad = max((r for r in errors if r < good), default=0)
+    while good - bad > 1:  # bisect, taking "good" as monotone in the rank
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if error(middle) <= enough else (good, middle)
+    return good
 
 
 def iteration(
@@ -326,7 +381,7 @@ def _balanced(U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _result(
-    xp, where, obs, U, V, iterations, history, converged, method, inner
+    xp, where, obs, method, U, V, iterations, history, converged, inner
 ) -> CompletionResult:
     U, V = _balanced(U, V)
     U, V = U.astype(obs.dtype), V.astype(obs.dtype)

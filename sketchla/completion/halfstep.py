@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from .._array.gram import one_blas_thread
 from .._array.kernels import kernel
 from .observations import Index
 
@@ -51,36 +50,33 @@ def solve_targets(
     """
     xp = np
     F = np.ascontiguousarray(F, dtype=np.float64)
-    with one_blas_thread():
-        if solver == "exact":
-            X, status = kernel("altmin_exact", xp)(
-                F, index.ptr, index.positions, index.values, ridge
-            )
-            steps = None
-        elif solver == "sketch":
-            n_obs = index.positions.shape[0]
-            if sketch_size:
-                rows = generator.integers(sketch_size, shape=n_obs, dtype=np.int64)
-                signs = generator.signs(n_obs)
-            else:
-                rows, signs = np.zeros(0, dtype=np.int64), np.zeros(0)
-            shared = np.zeros((0, 0)) if orthonormal or sketch_size else _shared(F, index, ridge)
-            X, status, steps = kernel("altmin_robust", xp)(
-                F,
-                index.ptr,
-                index.positions,
-                index.values,
-                ridge,
-                x0,
-                rows,
-                signs,
-                sketch_size,
-                shared,
-                inner_tol,
-                inner_maxiter,
-            )
+    if solver == "exact":
+        X, status = kernel("altmin_exact", xp)(F, index.ptr, index.positions, index.values, ridge)
+        steps = None
+    elif solver == "sketch":
+        n_obs = index.positions.shape[0]
+        if sketch_size:
+            rows = generator.integers(sketch_size, shape=n_obs, dtype=np.int64)
+            signs = generator.signs(n_obs)
         else:
-            raise ValueError(f"solver must be 'exact' or 'sketch', got {solver!r}")
+            rows, signs = np.zeros(0, dtype=np.int64), np.zeros(0)
+        shared = np.zeros((0, 0)) if orthonormal or sketch_size else _shared(F, index, ridge)
+        X, status, steps = kernel("altmin_robust", xp)(
+            F,
+            index.ptr,
+            index.positions,
+            index.values,
+            ridge,
+            x0,
+            rows,
+            signs,
+            sketch_size,
+            shared,
+            inner_tol,
+            inner_maxiter,
+        )
+    else:
+        raise ValueError(f"solver must be 'exact' or 'sketch', got {solver!r}")
     for t in np.flatnonzero(status):
         X[t] = _minimum_norm(F, index, t, ridge)
     return X, steps

@@ -29,6 +29,7 @@ SECTIONS: tuple[str, ...] = (
     "sketchla.demo.dcdm",
     "sketchla.demo.mfac",
     "sketchla.demo.spectral",
+    "sketchla.demo.completion",
 )
 
 

@@ -85,8 +85,7 @@ def _gram_of_rows(F, idx, lo, hi, ridge, G, k):
         G[i, i] += ridge
 
 
-@nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
-def _exact(F, indptr, idx, vals, ridge, out, status):
+def _exact_py(F, indptr, idx, vals, ridge, out, status):
     k = F.shape[1]
     for t in nb.prange(out.shape[0]):
         lo, hi = indptr[t], indptr[t + 1]
@@ -110,8 +109,7 @@ def _exact(F, indptr, idx, vals, ridge, out, status):
         out[t, :] = z
 
 
-@nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
-def _robust(
+def _robust_py(
     F, indptr, idx, vals, ridge, x0, hrow, hsign, s, shared, tol, maxiter, out, status, iterations
 ):
     k = F.shape[1]
@@ -216,12 +214,32 @@ def _robust(
         out[t, :] = x
 
 
+def _compiled(function):
+    """Threaded and serial compilations of ``function`` (``prange`` is ``range`` in the serial
+    one), so that small problems skip the cost of waking the threads."""
+    options = {"cache": True, "nogil": True, "fastmath": _FAST}
+    return nb.njit(parallel=True, **options)(function), nb.njit(**options)(function)
+
+
+_exact = _compiled(_exact_py)
+_robust = _compiled(_robust_py)
+
+#: Below this many multiply-adds, a kernel runs on one thread.
+SERIAL_WORK = 200_000
+
+
+def _variant(pair, work):
+    return pair[1] if work < SERIAL_WORK or nb.get_num_threads() == 1 else pair[0]
+
+
 def altmin_exact(F, indptr, idx, vals, ridge, *, xp=None):
     """Exact solves of every target; returns ``(X, status)``."""
     F = np.ascontiguousarray(F, dtype=np.float64)
     out = np.empty((indptr.shape[0] - 1, F.shape[1]))
     status = np.empty(indptr.shape[0] - 1, dtype=np.int8)
-    _exact(F, indptr, idx, np.asarray(vals, dtype=np.float64), float(ridge), out, status)
+    _variant(_exact, idx.shape[0] * F.shape[1] ** 2)(
+        F, indptr, idx, np.asarray(vals, dtype=np.float64), float(ridge), out, status
+    )
     return out, status
 
 
@@ -239,7 +257,7 @@ def altmin_robust(
     out = np.empty((n_targets, F.shape[1]))
     status = np.empty(n_targets, dtype=np.int8)
     iterations = np.empty(n_targets, dtype=np.int32)
-    _robust(
+    _variant(_robust, 4 * idx.shape[0] * F.shape[1])(
         F,
         indptr,
         idx,
@@ -259,8 +277,7 @@ def altmin_robust(
     return out, status, iterations
 
 
-@nb.njit(parallel=True, cache=True, nogil=True, fastmath=_FAST)
-def _entries(U, V, rows, cols, out):
+def _entries_py(U, V, rows, cols, out):
     k = U.shape[1]
     for q in nb.prange(rows.shape[0]):
         acc = 0.0
@@ -269,10 +286,13 @@ def _entries(U, V, rows, cols, out):
         out[q] = acc
 
 
+_entries = _compiled(_entries_py)
+
+
 def entries_of_product(U, V, rows, cols, *, xp=None):
     """``(U @ V.T)[rows, cols]`` without forming the product (float64)."""
     out = np.empty(rows.shape[0])
-    _entries(
+    _variant(_entries, rows.shape[0] * U.shape[1])(
         np.ascontiguousarray(U, dtype=np.float64),
         np.ascontiguousarray(V, dtype=np.float64),
         rows,
