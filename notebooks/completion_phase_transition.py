@@ -37,22 +37,25 @@ import numpy as np
 from matplotlib import cbook
 
 from sketchla.completion import complete
-from sketchla.errors import ConvergenceWarning
+from sketchla.errors import ConvergenceWarning, SketchlaWarning
 
-warnings.simplefilter("ignore", ConvergenceWarning)  # failures are the point of part 1
+# failures are the point of part 1: no warning for each
+warnings.simplefilter("ignore", ConvergenceWarning)
+warnings.simplefilter("ignore", SketchlaWarning)
 
 # %% [markdown]
 # ## 1. The phase transition
 #
-# Random `150 × 150` matrices of rank `k` (Gaussian factors, so incoherent), with
+# Random `100 × 100` matrices of rank `k` (Gaussian factors, so incoherent), with
 # `ρ (m + n − k) k` entries observed uniformly at random. A trial succeeds when the relative
-# error on the *unobserved* entries is below `10⁻⁴` after at most 300 iterations.
+# error on the *unobserved* entries is below `10⁻⁴` after at most 200 iterations (rows and
+# columns with fewer than `k` observations, common near `ρ = 1`, make recovery impossible).
 
 # %%
-m = n = 150
-ranks = [2, 4, 8, 16]
-ratios = [1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0]
-seeds = range(3)
+m = n = 100
+ranks = [2, 4, 8]
+ratios = [1.0, 1.25, 1.5, 2.0, 2.5, 3.0]
+seeds = range(2)
 
 
 def trial(k, ratio, seed, method):
@@ -62,7 +65,7 @@ def trial(k, ratio, seed, method):
     seen = np.zeros(m * n, dtype=bool)
     seen[rng.choice(m * n, count, replace=False)] = True
     seen = seen.reshape(m, n)
-    result = complete(M, rank=k, mask=seen, method=method, maxiter=300, seed=seed)
+    result = complete(M, rank=k, mask=seen, method=method, maxiter=200, seed=seed)
     error = np.linalg.norm((result.to_dense() - M)[~seen]) / np.linalg.norm(M[~seen])
     return error < 1e-4, result.iterations
 
@@ -109,12 +112,12 @@ for method, rate in success.items():
     print(method, "success rate by ratio (all ranks):", np.round(rate.mean(axis=0), 2))
 
 # %% [markdown]
-# Below the degrees of freedom (`ρ = 1`) no method can succeed; alternating minimization starts
-# to recover the matrix at about 1.5–2 times the degrees of freedom, and always does from about
-# 2.5. Close to the transition the iteration converges slowly (hundreds of iterations), which is
-# why the issue's `10⁵ × 10⁴` rank-64 benchmark, at 1.4 times its degrees of freedom, takes
-# many iterations. The robust method's success region is the exact method's: its inexact solves
-# do not cost samples.
+# At the degrees of freedom (`ρ = 1`) no method succeeds; alternating minimization starts to
+# recover the matrix between 1.25 and 1.5 times the degrees of freedom and always does from
+# 2.5. Close to the transition the iteration converges slowly (the median iteration count rises
+# towards the limit), which is why the `10⁵ × 10⁴` rank-64 problem of the user guide, at 1.4 times
+# its degrees of freedom, takes many iterations. The robust method's success region matches the
+# exact method's: its inexact solves do not cost samples.
 
 # %% [markdown]
 # ## 2. Inpainting a photograph
@@ -155,5 +158,6 @@ for ax, image, title in zip(axes, [picture, shown, filled, best], titles, strict
 plt.show()
 
 # %% [markdown]
-# From 30 % of the pixels, completion comes within a few percent of the best rank-30
-# approximation, which sees every pixel.
+# From 30 % of the pixels, the completed picture's error is about 0.20, against 0.15 for the
+# best rank-30 approximation, which sees every pixel: the missing pixels cost about a third more
+# error, and the picture stays recognisable where 70 % of it was blank.

@@ -100,11 +100,22 @@ def solve() -> None:
     observed, U, V = problem(m, n, 0.01, k)
     rng = np.random.default_rng(2)
     rows, cols = rng.integers(0, m, 100_000), rng.integers(0, n, 100_000)
+    # rows (columns) with fewer than k observations are not determined by the data: held-out
+    # entries there are left out of the error, and counted
+    seen_rows = np.bincount(observed[0], minlength=m) >= k
+    seen_cols = np.bincount(observed[1], minlength=n) >= k
+    determined = seen_rows[rows] & seen_cols[cols]
+    rows, cols = rows[determined], cols[determined]
     truth = kernel("entries_of_product", np)(U, V, rows, cols, xp=np)
-    out = {}
+    out = {
+        "underdetermined_rows": int(m - seen_rows.sum()),
+        "underdetermined_cols": int(n - seen_cols.sum()),
+        "held_out_entries": int(determined.sum()),
+    }
+    print(out, flush=True)
     for method in ("robust_altmin", "altmin"):
         # exact: as many iterations as the robust method took (same final error, see the JSON)
-        maxiter = out["robust_altmin"]["iterations"] if out else 300
+        maxiter = out["robust_altmin"]["iterations"] if "robust_altmin" in out else 300
         stamps, errors = [], []
 
         def record(state, stamps=stamps, errors=errors):

@@ -13,9 +13,10 @@ import scipy.sparse as sp
 
 from .. import _validation as v
 from .._array.kernels import kernel
+from .._array.namespace import backend_name, is_cpu, to_numpy, unit_roundoff
 from ..errors import ConvergenceWarning, SketchlaWarning
 from ..lowrank import rsvd
-from .halfstep import solve_targets
+from .halfstep import Placement, solve_targets
 from .observations import Index, Observations, observations
 from .result import CompletionResult
 
@@ -23,6 +24,9 @@ __all__ = ["METHODS", "PRECONDITIONERS", "complete"]
 
 METHODS = ("robust_altmin", "altmin")
 PRECONDITIONERS = ("shared", "sketch")
+
+# Tests set this to run the device (Torch/CuPy batched) path on a CPU.
+_DEVICE_PATH_ON_CPU = False
 
 
 def complete(
@@ -82,8 +86,9 @@ def complete(
         Most outer iterations.
     tol : float
         Stop when the observed entries' relative residual ``||P_Ω(U V^T - M)|| / ||P_Ω(M)||``
-        is at most ``tol``, or when one iteration changed it by at most ``tol`` times its value
-        (a plateau: noisy or not exactly low-rank data).
+        is at most ``tol``, or when one iteration changed it by at most ``max(tol, 100 u)``
+        times its value (a plateau: noisy or not exactly low-rank data; ``u`` the unit roundoff
+        of the computation, float64 on the CPU, the input's dtype on a GPU).
     ridge : float
         ``λ >= 0``: minimize ``||P_Ω(U V^T - M)||^2 + λ (||U||_F^2 + ||V||_F^2)``. With
         ``λ = 0`` the fixed factor is orthonormalised before each half-step (the products are
@@ -191,15 +196,21 @@ def complete(
     generator = v.check_seed(seed)
     init_generator, sketch_generator, split_generator, rank_generator = generator.spawn(4)
     solver = "sketch" if method == "robust_altmin" else "exact"
+    placement = None
+    if _DEVICE_PATH_ON_CPU or (backend_name(xp) in ("torch", "cupy") and not is_cpu(where)):
+        placement = Placement(xp, where, getattr(xp, str(obs.dtype)))
 
     def fit(data: Observations, k: int, *, report: bool):
         """Alternating minimization of rank ``k`` on ``data``: ``(U, V, iterations, history,
         converged, inner)``; ``report``: warnings, progress bar and callback."""
         parts = _split(data, 2 * maxiter + 1, split_generator) if sample_splitting else None
         U, V = _initial_factors(parts[0] if parts else data, k, incoherence, init_generator)
+        if placement is not None:
+            U, V = placement.put(U), placement.put(V)
         sketch_size = math.ceil(sketch_factor * k) if preconditioner == "sketch" else 0
         scale = float(np.linalg.norm(data.values)) or 1.0
-        history = [_rmse(U, V, data)]
+        flat = max(tol, 100 * unit_roundoff(obs.dtype if placement else np.float64))
+        history = [_rmse(U, V, data, placement)]
         best = (history[0], U, V)
         inner: list[float] = []
         converged = False
@@ -218,10 +229,11 @@ def complete(
                 inner_tol=inner_tol,
                 inner_maxiter=inner_maxiter,
                 generator=sketch_generator,
+                placement=placement,
             )
             inner.extend(steps)
             iterations = it + 1
-            history.append(_rmse(U, V, data))
+            history.append(_rmse(U, V, data, placement))
             if history[-1] <= best[0]:
                 best = (history[-1], U, V)
             if bar is not None:
@@ -231,7 +243,7 @@ def complete(
                 state = (U, V, iterations, history, False, inner)
                 callback(_result(xp, where, obs, method, *state))
             now, before = history[-1], history[-2]
-            if now * math.sqrt(data.size) <= tol * scale or abs(before - now) <= tol * before:
+            if now * math.sqrt(data.size) <= tol * scale or abs(before - now) <= flat * before:
                 converged = True
                 break
         if bar is not None:
@@ -298,6 +310,7 @@ def iteration(
     inner_tol: float,
     inner_maxiter: int,
     generator: Any,
+    placement: Placement | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """One iteration: every column of ``V`` from ``U``, then every row of ``U`` from ``V``.
 
@@ -307,7 +320,10 @@ def iteration(
     for side in ("V", "U"):
         fixed, free = (U, V) if side == "V" else (V, U)
         index = by_col if side == "V" else by_row
-        if not ridge:  # same product, orthonormal fixed factor
+        if not ridge and placement is not None:  # same product, orthonormal fixed factor
+            fixed, R = placement.xp.linalg.qr(fixed)
+            free = free @ placement.xp.matrix_transpose(R)
+        elif not ridge:
             fixed, R = _orthonormal(fixed)
             free = free @ R.T
         new, steps = solve_targets(
@@ -321,6 +337,7 @@ def iteration(
             inner_tol=inner_tol,
             inner_maxiter=inner_maxiter,
             generator=generator,
+            placement=placement,
         )
         if steps is not None:
             iterated = index.counts > max(sketch_size, U.shape[1] - 1)
@@ -362,7 +379,12 @@ def _orthonormal(F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(Q), R
 
 
-def _rmse(U: np.ndarray, V: np.ndarray, obs: Observations) -> float:
+def _rmse(U: Any, V: Any, obs: Observations, placement: Placement | None = None) -> float:
+    if placement is not None:
+        xp = placement.xp
+        rows, cols, values = placement.entries(obs)
+        fitted = kernel("entries_of_product", xp)(U, V, rows, cols, xp=xp)
+        return float(xp.sqrt(xp.mean((fitted - values) ** 2)))
     fitted = kernel("entries_of_product", np)(U, V, obs.rows, obs.cols, xp=np)
     return float(np.sqrt(np.mean((fitted - obs.values) ** 2)))
 
@@ -383,7 +405,7 @@ def _balanced(U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _result(
     xp, where, obs, method, U, V, iterations, history, converged, inner
 ) -> CompletionResult:
-    U, V = _balanced(U, V)
+    U, V = _balanced(to_numpy(U).astype(np.float64), to_numpy(V).astype(np.float64))
     U, V = U.astype(obs.dtype), V.astype(obs.dtype)
     return CompletionResult(
         xp.asarray(U, device=where),

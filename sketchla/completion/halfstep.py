@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from .._array.kernels import kernel
+from .._array.namespace import to_numpy
 from .observations import Index
 
-__all__ = ["HalfStep", "solve_targets"]
+__all__ = ["HalfStep", "Placement", "solve_targets"]
 
 HalfStep = tuple[np.ndarray, np.ndarray | None]
 
@@ -40,14 +41,25 @@ def solve_targets(
     inner_tol: float = 0.1,
     inner_maxiter: int = 20,
     generator: Any = None,
+    placement: Placement | None = None,
 ) -> HalfStep:
     """Solve every target of ``index`` against the fixed factor ``F`` (host arrays, float64).
 
     Returns ``(X, inner_iterations)``: ``X`` of shape ``(n_targets, k)`` and, for the sketched
     solver, the conjugate-gradient steps each target took (``0`` where it was solved exactly).
     A target with no observation gets ``x = 0``; one whose normal matrix is singular (fewer
-    observations than ``k``, or a rank-deficient ``F[Ω_t]``) gets the minimum-norm solution.
+    observations than ``k``, or a rank-deficient ``F[Ω_t]``) gets the minimum-norm solution,
+    except that the shared-preconditioner iteration (``solver="sketch"``, ``sketch_size=0``) on
+    a rank-deficient target with at least ``k`` observations returns the least-squares solution
+    that keeps ``x0``'s component along the null space (conjugate gradients never move along it).
+    With ``placement``, ``F`` and ``x0`` are arrays on its device and the batched Array-API
+    kernels run there (the GPU path).
     """
+    if placement is not None:
+        return _solve_on_device(
+            F, index, placement, solver, ridge, x0, sketch_size, orthonormal, inner_tol,
+            inner_maxiter, generator,
+        )  # fmt: skip
     xp = np
     F = np.ascontiguousarray(F, dtype=np.float64)
     if solver == "exact":
@@ -80,6 +92,73 @@ def solve_targets(
     for t in np.flatnonzero(status):
         X[t] = _minimum_norm(F, index, t, ridge)
     return X, steps
+
+
+class Placement:
+    """Where a device half-step runs: namespace ``xp``, ``device`` and dtype; index arrays are
+    copied there once and cached."""
+
+    def __init__(self, xp: Any, device: Any, dtype: Any) -> None:
+        self.xp, self.device, self.dtype = xp, device, dtype
+        self._indices: dict[int, tuple[Index, tuple[Any, Any, Any]]] = {}
+
+    def put(self, array: np.ndarray, dtype: Any = None) -> Any:
+        dtype = self.dtype if dtype is None else dtype
+        return self.xp.asarray(np.asarray(array), dtype=dtype, device=self.device)
+
+    def entries(self, obs: Any) -> tuple[Any, Any, Any]:
+        """``obs.rows``, ``obs.cols`` and ``obs.values`` on the device (cached)."""
+        key = id(obs)
+        if key not in self._indices:
+            placed = (
+                self.put(obs.rows, self.xp.int64),
+                self.put(obs.cols, self.xp.int64),
+                self.put(obs.values),
+            )
+            self._indices[key] = (obs, placed)
+        return self._indices[key][1]
+
+    def index(self, index: Index) -> tuple[Any, Any, Any]:
+        key = id(index)
+        if key not in self._indices:  # (the Index is kept, so its id is not reused)
+            placed = (
+                self.put(index.ptr, self.xp.int64),
+                self.put(index.positions, self.xp.int64),
+                self.put(index.values),
+            )
+            self._indices[key] = (index, placed)
+        return self._indices[key][1]
+
+
+def _solve_on_device(
+    F, index, placement, solver, ridge, x0, sketch_size, orthonormal, inner_tol, inner_maxiter,
+    generator,
+):  # fmt: skip
+    """The batched Array-API kernels on ``placement``'s device (Torch or CuPy on a GPU)."""
+    xp, device = placement.xp, placement.device
+    ptr, positions, values = placement.index(index)
+    if solver == "exact":
+        X, _ = kernel("altmin_exact", xp)(F, ptr, positions, values, ridge, xp=xp)
+        return X, None
+    n_obs = index.positions.shape[0]
+    k = F.shape[1]
+    if sketch_size:
+        rows = generator.integers(sketch_size, shape=n_obs, dtype=xp.int64, xp=xp, device=device)
+        signs = generator.signs(n_obs, dtype=F.dtype, xp=xp, device=device)
+    else:
+        rows = xp.zeros(0, dtype=xp.int64, device=device)
+        signs = xp.zeros(0, dtype=F.dtype, device=device)
+    if orthonormal or sketch_size:
+        shared = xp.zeros((0, 0), dtype=F.dtype, device=device)
+    else:
+        c = n_obs / (index.counts.shape[0] * F.shape[0])
+        eye = xp.eye(k, dtype=F.dtype, device=device)
+        shared = xp.linalg.cholesky(c * (xp.matrix_transpose(F) @ F) + ridge * eye)
+    X, _, steps = kernel("altmin_robust", xp)(
+        F, ptr, positions, values, ridge, x0, rows, signs, sketch_size, shared, inner_tol,
+        inner_maxiter, xp=xp,
+    )  # fmt: skip
+    return X, np.asarray(to_numpy(steps))
 
 
 def _shared(F: np.ndarray, index: Index, ridge: float) -> np.ndarray:

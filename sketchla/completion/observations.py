@@ -105,6 +105,7 @@ def observations(
         xp = array_namespace(*arrays) if arrays else None  # (mixed libraries: a BackendError)
         if arrays and not is_array(values):
             raise TypeError("values must be an array when rows or cols are")
+        where = device(values) if arrays else None
         rows, cols, values = to_numpy(rows), to_numpy(cols), to_numpy(values)
         shape = _shape(shape)
     else:
@@ -115,6 +116,7 @@ def observations(
                 f"{type(observed).__name__} without a mask"
             )
         xp = array_namespace(observed)
+        where = device(observed)
         dense = to_numpy(observed)
         _require_matrix(dense)
         shape = _matching_shape(shape, dense.shape)
@@ -128,8 +130,6 @@ def observations(
         values = dense[rows, cols]
     if xp is None:
         xp, where = np, None
-    else:
-        where = device(values if isinstance(observed, tuple | list) else observed)
     return _checked(rows, cols, values, shape, duplicates, check_finite), xp, where
 
 

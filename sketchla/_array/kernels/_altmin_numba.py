@@ -15,8 +15,9 @@ import numpy as np
 
 __all__ = ["altmin_exact", "altmin_robust", "entries_of_product"]
 
-# Dot products and the Gram update may be reassociated, so that the inner loops vectorise.
-_FAST = {"reassoc", "contract"}
+# Multiply-adds may be fused, but sums keep their order: results must not depend on where numba
+# allocates the work arrays (reassociated reductions vectorise with an alignment-dependent order).
+_FAST = {"contract"}
 
 
 @nb.njit(inline="always", fastmath=_FAST)

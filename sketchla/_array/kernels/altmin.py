@@ -73,9 +73,12 @@ def altmin_exact(F, ptr, positions, values, ridge, *, xp):
     return out, status
 
 
-def altmin_robust(F, ptr, positions, values, ridge, x0, hrow, hsign, s, tol, maxiter, *, xp):
-    """Sketch-preconditioned conjugate gradients, all targets of a chunk advanced together;
-    each stops (its step size set to zero) once its own criterion holds."""
+def altmin_robust(
+    F, ptr, positions, values, ridge, x0, hrow, hsign, s, shared, tol, maxiter, *, xp
+):
+    """Preconditioned conjugate gradients, all targets of a chunk advanced together; each stops
+    (its step size set to zero) once its own criterion holds. ``s > 0``: per-target CountSketch
+    preconditioners; ``s = 0``: the shared lower factor ``shared``, or none if it is empty."""
     k = F.shape[1]
     dev = F.device
     n_targets = ptr.shape[0] - 1
@@ -87,18 +90,20 @@ def altmin_robust(F, ptr, positions, values, ridge, x0, hrow, hsign, s, tol, max
         A, b, flat, _, counts = _gather(F, ptr, positions, values, start, stop, longest, xp)
         batch = stop - start
         At = xp.matrix_transpose(A)
-        # the sketch S A of each target: rows hashed to s buckets, signed
-        h = xp.reshape(xp.take(hrow, flat, axis=0), (batch, longest))
-        sg = xp.reshape(xp.astype(xp.take(hsign, flat, axis=0), F.dtype), (batch, longest))
-        target = xp.reshape(xp.arange(batch, dtype=h.dtype, device=dev), (-1, 1))
-        bucket = xp.reshape(target * s + h, (-1,))
-        SA = scatter(bucket, xp.reshape(A * sg[..., None], (-1, k)), batch * s)
-        SA = xp.reshape(SA, (batch, s, k))
-        small = counts <= s  # no sketch is smaller than the problem: use A itself
-        P = (
-            xp.where(xp.reshape(small, (-1, 1, 1)), At @ A, xp.matrix_transpose(SA) @ SA)
-            + ridge * eye
-        )
+        small = (counts <= s) | (counts < k)  # solved exactly (no sketch is smaller)
+        if s > 0:  # the sketch S A of each target: rows hashed to s buckets, signed
+            h = xp.reshape(xp.take(hrow, flat, axis=0), (batch, longest))
+            sg = xp.reshape(xp.astype(xp.take(hsign, flat, axis=0), F.dtype), (batch, longest))
+            target = xp.reshape(xp.arange(batch, dtype=h.dtype, device=dev), (-1, 1))
+            bucket = xp.reshape(target * s + h, (-1,))
+            SA = scatter(bucket, xp.reshape(A * sg[..., None], (-1, k)), batch * s)
+            SA = xp.reshape(SA, (batch, s, k))
+            sketched = xp.matrix_transpose(SA) @ SA + ridge * eye
+        elif shared.shape[0]:
+            sketched = xp.broadcast_to(shared @ xp.matrix_transpose(shared), (batch, k, k))
+        else:
+            sketched = xp.broadcast_to(eye, (batch, k, k))
+        P = xp.where(xp.reshape(small, (-1, 1, 1)), At @ A + ridge * eye, sketched)
         P_inv = xp.linalg.pinv(P)
         x = xp.astype(x0[start:stop, ...], F.dtype)
         res = b - xp.squeeze(A @ x[..., None], axis=-1)
