@@ -86,9 +86,9 @@ def complete(
         Most outer iterations.
     tol : float
         Stop when the observed entries' relative residual ``||P_Ω(U V^T - M)|| / ||P_Ω(M)||``
-        is at most ``tol``, or when one iteration changed it by at most ``max(tol, 100 u)``
-        times its value (a plateau: noisy or not exactly low-rank data; ``u`` the unit roundoff
-        of the computation, float64 on the CPU, the input's dtype on a GPU).
+        is at most ``max(tol, 100 u)``, or when one iteration changed it by at most that times
+        its value (a plateau: noisy or not exactly low-rank data); ``u`` is the unit roundoff
+        of the computation, float64 on the CPU, the input's dtype on a GPU.
     ridge : float
         ``λ >= 0``: minimize ``||P_Ω(U V^T - M)||^2 + λ (||U||_F^2 + ||V||_F^2)``. With
         ``λ = 0`` the fixed factor is orthonormalised before each half-step (the products are
@@ -243,7 +243,7 @@ def complete(
                 state = (U, V, iterations, history, False, inner)
                 callback(_result(xp, where, obs, method, *state))
             now, before = history[-1], history[-2]
-            if now * math.sqrt(data.size) <= tol * scale or abs(before - now) <= flat * before:
+            if now * math.sqrt(data.size) <= flat * scale or abs(before - now) <= flat * before:
                 converged = True
                 break
         if bar is not None:
