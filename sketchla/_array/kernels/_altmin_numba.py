@@ -21,6 +21,21 @@ _FAST = {"contract"}
 
 
 @nb.njit(inline="always", fastmath=_FAST)
+def _dot(a, b, n):
+    """``a[:n] . b[:n]`` with four partial sums in a fixed order (fast and reproducible)."""
+    s0 = s1 = s2 = s3 = 0.0
+    m = n - n % 4
+    for c in range(0, m, 4):
+        s0 += a[c] * b[c]
+        s1 += a[c + 1] * b[c + 1]
+        s2 += a[c + 2] * b[c + 2]
+        s3 += a[c + 3] * b[c + 3]
+    for c in range(m, n):
+        s0 += a[c] * b[c]
+    return (s0 + s1) + (s2 + s3)
+
+
+@nb.njit(inline="always", fastmath=_FAST)
 def _cholesky(G, k):
     """In-place lower Cholesky factor of ``G[:k, :k]`` (lower triangle read); False if a pivot
     is not above ``k * 2**-52`` times the largest diagonal entry (not numerically definite)."""
@@ -29,17 +44,13 @@ def _cholesky(G, k):
         scale = max(scale, G[j, j])
     floor = k * 2.220446049250313e-16 * scale
     for j in range(k):
-        d = G[j, j]
-        for p in range(j):
-            d -= G[j, p] * G[j, p]
+        d = G[j, j] - _dot(G[j], G[j], j)
         if not d > floor:
             return False
         d = np.sqrt(d)
         G[j, j] = d
         for i in range(j + 1, k):
-            s = G[i, j]
-            for p in range(j):
-                s -= G[i, p] * G[j, p]
+            s = G[i, j] - _dot(G[i], G[j], j)
             G[i, j] = s / d
     return True
 
@@ -48,9 +59,7 @@ def _cholesky(G, k):
 def _cholesky_solve(Lf, r, z, k):
     """``z = (L L^T)^-1 r`` by two triangular solves (``L`` lower, row-major)."""
     for i in range(k):
-        s = r[i]
-        for p in range(i):
-            s -= Lf[i, p] * z[p]
+        s = r[i] - _dot(Lf[i], z, i)
         z[i] = s / Lf[i, i]
     for i in range(k - 1, -1, -1):
         s = z[i]
@@ -163,13 +172,21 @@ def _robust_py(
         x = np.empty(k)
         for c in range(k):
             x[c] = x0[t, c]
+        # A^T as well: products with A run as axpys over its columns (no reordered sums)
+        At = np.empty((k, n_obs))
+        for q in range(n_obs):
+            for c in range(k):
+                At[c, q] = A[q, c]
+        res = vals[lo:hi].copy()  # b - A x
+        for c in range(k):
+            xc = x[c]
+            for q in range(n_obs):
+                res[q] -= At[c, q] * xc
         g = np.zeros(k)  # A^T (b - A x) - ridge x
         for q in range(n_obs):
-            res = vals[lo + q]
+            r = res[q]
             for c in range(k):
-                res -= A[q, c] * x[c]
-            for c in range(k):
-                g[c] += res * A[q, c]
+                g[c] += r * A[q, c]
         for c in range(k):
             g[c] -= ridge * x[c]
         z = np.empty(k)
@@ -186,12 +203,12 @@ def _robust_py(
             denom = 0.0
             for c in range(k):
                 denom += ridge * p[c] * p[c]
-            for q in range(n_obs):
-                acc = 0.0
-                for c in range(k):
-                    acc += A[q, c] * p[c]
-                Ap[q] = acc
-                denom += acc * acc
+            Ap[:] = 0.0
+            for c in range(k):
+                pc = p[c]
+                for q in range(n_obs):
+                    Ap[q] += At[c, q] * pc
+            denom += _dot(Ap, Ap, n_obs)
             if not denom > 0.0:
                 break
             alpha = gz / denom
@@ -281,10 +298,7 @@ def altmin_robust(
 def _entries_py(U, V, rows, cols, out):
     k = U.shape[1]
     for q in nb.prange(rows.shape[0]):
-        acc = 0.0
-        for c in range(k):
-            acc += U[rows[q], c] * V[cols[q], c]
-        out[q] = acc
+        out[q] = _dot(U[rows[q]], V[cols[q]], k)
 
 
 _entries = _compiled(_entries_py)
