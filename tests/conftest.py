@@ -121,7 +121,7 @@ def device(backend: Backend) -> Any:
 
 
 #: Test folders that make thousands of small LAPACK calls: their modules run with one BLAS thread.
-ONE_BLAS_THREAD_FOLDERS = ("lstsq", "lowrank", "sampling")
+ONE_BLAS_THREAD_FOLDERS = ("lstsq", "lowrank", "sampling", "completion")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -143,11 +143,14 @@ def _one_blas_thread(request):
 
 @contextlib.contextmanager
 def _one_numba_thread(request):
-    """One numba thread for the sampling tests: they draw thousands of small Philox samples, and
-    under ``pytest -n 2`` a parallel kernel that waits on a busy core costs milliseconds per
-    call (0.13 ms -> 6 ms per ``sample_rows``). Results do not depend on the thread count
-    (``tests/_array/test_kernels.py`` checks the kernels across threads)."""
-    if Path(str(request.path)).parent.name != "sampling":
+    """One numba thread for the sampling and completion tests. The sampling tests draw thousands
+    of small Philox samples, and alternating minimization calls a parallel kernel over a few
+    hundred targets twice per iteration; under ``pytest -n 2`` a parallel kernel that waits on a
+    busy core costs milliseconds per call (0.13 ms -> 6 ms per ``sample_rows``; a 200 x 120,
+    rank-3 completion 1.1 s -> 0.025 s). Results do not depend on the thread count
+    (``tests/_array/test_kernels.py`` and ``tests/completion/test_completion_kernels.py`` check
+    the kernels across threads)."""
+    if Path(str(request.path)).parent.name not in ("sampling", "completion"):
         yield
         return
     import numba

@@ -229,6 +229,19 @@ def test_sampled_hadamard_numba_equals_portable(log_size, data, d, seed):
     assert_close(fast, portable, rtol=0, atol=64 * np.finfo(float).eps * k * np.abs(A).max())
 
 
+@pytest.mark.parametrize(("log_size", "m", "d"), [(14, 9000, 1), (14, 3000, 3), (16, 20000, 1)])
+def test_sampled_hadamard_many_rows_equals_portable(log_size, m, d):
+    """Many requested rows take the full-transform branch of the NumPy kernel."""
+    size = 2**log_size
+    rng = np.random.default_rng(log_size + m)
+    A, signs = rng.standard_normal((size - 5, d)), rng.choice([-1.0, 1.0], size - 5)
+    rows = rng.choice(size, m, replace=False)
+    xp = namespace_for("numpy")
+    portable = implementations("sampled_hadamard")["portable"](A, signs, 3, size, rows, xp=xp)
+    fast = implementations("sampled_hadamard")["numpy"](A, signs, 3, size, rows)
+    assert_close(fast, portable, rtol=0, atol=64 * np.finfo(float).eps * size * np.abs(A).max())
+
+
 @given(
     start=st.integers(0, 10**9),
     k=st.integers(1, 3000),

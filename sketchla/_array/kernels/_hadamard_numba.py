@@ -4,13 +4,20 @@ With ``size = n1 * n2`` (``n2 = 256``), ``H_size = H_n1 (x) H_n2``: row ``r = r1
 ``H @ X`` is ``sum_j1 H_n1[r1, j1] * Z[r2, j1]`` where ``Z[:, j1] = H_n2 @ X[j1 * n2:(j1 + 1) *
 n2]``. Stage 1 transforms each ``n2``-row block in cache (``log2 n2`` butterfly levels instead of
 ``log2 size`` passes over memory); stage 2 forms the ``m`` requested rows as small GEMMs, one per
-value of ``r2``, against the ``+-1`` rows of ``H_n1`` (``2 m (size / n2) d`` flops).
+value of ``r2``, against the ``+-1`` rows of ``H_n1`` (``2 m (size / n2) d`` flops). When many rows
+are requested (``m > n2 log2 n1``, e.g. a vector of a million entries sketched to 40 000), stage 2
+instead transforms all of ``Z`` along ``j1`` by butterflies (``size d log2 n1`` flops) and keeps the
+requested rows: the GEMMs, and their ``m x n1`` sign matrices, would cost more.
 """
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
+
+from .hadamard import fwht
 
 __all__ = ["sampled_hadamard"]
 
@@ -56,6 +63,10 @@ def sampled_hadamard(A, signs, offset, size, rows, *, xp=None):
         _transform_blocks(A, np.ascontiguousarray(signs, dtype=A.dtype), offset, n2, Z)
     rows = np.asarray(rows)
     high, low = rows // n2, rows % n2
+    if rows.shape[0] > n2 * max(1.0, math.log2(n1)):
+        # W[j1-transformed, r2, c] = sum_j1 H_n1[r1, j1] Z[r2, j1, c], all of it, then the rows
+        W = fwht(np.ascontiguousarray(Z.transpose(1, 0, 2)).reshape(n1, n2 * d), np)
+        return W.reshape(n1, n2, d)[high, low]
     out = np.empty((rows.shape[0], d), dtype=A.dtype)
     order = np.argsort(low, kind="stable")
     bounds = np.flatnonzero(np.diff(low[order])) + 1
