@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -177,10 +177,11 @@ print(f"({time.perf_counter() - start:.1f} s)")
 # %% [markdown]
 # ## What this shows
 #
-# The fitted numbers printed above reproduce each claim: the symmetric over-parameterized error
-# falls like `T^−2` (fitted exponent close to −2) while `k = r` converges linearly; the
-# asymmetric rates scale like a power of `α` close to 2 once `α` is small enough (at the largest
-# `α` the rate saturates at the exact-parameterization rate, which the theory allows); and after
-# one rebalancing step the rates agree across `α` to a few percent. The structured SRFT operator
-# behaves like the dense Gaussian one at a fraction of the cost (see the asv suite
-# `asv_bench/benchmarks/sensing.py`).
+# The fitted numbers printed above reproduce each claim. The symmetric over-parameterized error
+# falls like `T^−2` (fitted exponent −1.83: the law is asymptotic and the local slope steepens
+# slowly towards −2) while `k = r` converges linearly. At 50 × 50 the asymmetric rates scale like
+# `α^1.9`, the theory's `α²`; at `n = 200` both scales tried sit where the rate saturates near the
+# exact-parameterization rate, which the theory allows, so they differ little. After one
+# rebalancing step the rates agree across `α` to within 10 % and are faster than any run
+# without it. The structured SRFT operator behaves like the dense Gaussian one at a fraction of
+# the cost (see the asv suite `asv_bench/benchmarks/sensing.py`).

@@ -57,6 +57,26 @@ class _ColumnSparseSketch(SketchOperator):
         indptr, rows, values = self._structure(0, self._n, Y.dtype, xp, Y.device)
         return kernel("sparse_sketch_apply_transpose", xp)(indptr, rows, values, Y, xp=xp)
 
+    def to_sparse(self, dtype: Any = np.float64) -> Any:
+        """``S`` as a :class:`scipy.sparse.csc_array` ``(m, n)``: the same nonzeros that the
+        fast application paths use, stored (``O(nnz)`` memory).
+
+        Examples
+        --------
+        >>> from sketchla.sketch import sketch_operator
+        >>> S = sketch_operator("very_sparse", 8, 10_000, seed=0)
+        >>> S.to_sparse().shape
+        (8, 10000)
+        """
+        import scipy.sparse as sp
+
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        np_xp = namespace_for("numpy")
+        indptr, rows, values = self._structure(0, self._n, dtype, np_xp, "cpu")
+        return sp.csc_array((values, rows, indptr), shape=self.shape)
+
     def _dense(self, xp: Any, device: Any, dtype: Any) -> Any:
         np_xp = namespace_for("numpy")
         indptr, rows, values = (

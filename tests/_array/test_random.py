@@ -360,3 +360,10 @@ def test_out_must_fit():
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError, match="out must be a NumPy array"):
         Generator(0).normal(3, xp=torch, dtype=torch.float64, out=torch.empty(3))
+
+
+def test_signs_agree_between_the_serial_and_parallel_kernels():
+    # short requests take a one-thread kernel, long ones the parallel one: same stream
+    big = Generator(5).signs((1 << 18) + 300, start=77)
+    assert_equal(big[:1000], Generator(5).signs(1000, start=77))
+    assert_equal(big[(1 << 17) : (1 << 17) + 555], Generator(5).signs(555, start=77 + (1 << 17)))
