@@ -11,7 +11,9 @@ from sketchla.sketch import sketch_operator
 def test_to_sparse_equals_dense_and_application(kind, dtype):
     S = sketch_operator(kind, 40, 300, seed=3)
     stored = S.to_sparse(dtype)
-    assert stored.format == "csc" and stored.dtype == dtype and stored.shape == (40, 300)
+    assert stored.format == "csc"
+    assert stored.dtype == dtype
+    assert stored.shape == (40, 300)
     np.testing.assert_array_equal(stored.toarray(), S.to_dense().astype(dtype))
     A = np.random.default_rng(0).standard_normal((300, 5)).astype(dtype)
     # same nonzeros, possibly another order of summation: a few roundings per entry
