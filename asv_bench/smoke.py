@@ -2,11 +2,14 @@
 
 asv 0.6 has no ``--strict`` flag and exits 0 when a benchmark raises, so this wrapper reads its
 output: a benchmark reported as ``failed`` or a traceback fails the smoke run. Benchmarks skipped
-on purpose (``NotImplementedError``: no GPU, optional library missing) do not.
+on purpose (``NotImplementedError``: no GPU, optional library missing) do not. It sets
+``SKETCHLA_BENCH_SMOKE=1``, with which the few suites that take minutes per call at full size
+(``benchmarks._peers.size``) run a small instance of the same code.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -34,6 +37,7 @@ def main() -> int:
         cwd=HERE,
         capture_output=True,
         text=True,
+        env={**os.environ, "SKETCHLA_BENCH_SMOKE": "1"},
     )
     output = run.stdout + run.stderr
     print(output)

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import os
+
+# asv_bench/smoke.py sets this: the smoke run checks that every benchmark runs, and the
+# suites whose full size takes minutes per call (an O(n^3) peer, a 10^6-node graph) shrink.
+SMOKE = os.environ.get("SKETCHLA_BENCH_SMOKE") == "1"
+
+
+def size(full: int, smoke: int) -> int:
+    """``full`` in a real run, ``smoke`` in the smoke run."""
+    return smoke if SMOKE else full
 
 
 def optional(module: str):

@@ -26,6 +26,8 @@ from sketchla.completion.halfstep import solve_targets
 from sketchla.completion.observations import observations
 from sketchla.random import Generator
 
+from ._peers import size
+
 
 def problem(m: int, n: int, fraction: float, k: int, seed: int = 0):
     """Observations of a random rank-``k`` ``m x n`` matrix (Gaussian factors), ``fraction``
@@ -111,7 +113,7 @@ class Iteration:
 
 @functools.cache
 def _large_problem():
-    m, n, k = 100_000, 10_000, 64
+    m, n, k = size(100_000, 10_000), size(10_000, 2_000), 64
     observed, _, _ = problem(m, n, 0.01, k)
     obs, _, _ = observations(observed, (m, n))
     start = _initial_factors(obs, k, 2.0, Generator(0))

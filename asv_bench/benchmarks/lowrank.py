@@ -18,9 +18,9 @@ import scipy.sparse as sp
 
 from sketchla.lowrank import estimate_error, lanczos_svd, rsvd
 
-from ._peers import optional
+from ._peers import optional, size
 
-N, K, DIRECTIONS = 4096, 64, 512
+N, K, DIRECTIONS = size(4096, 1024), 64, 512
 
 
 def _slow_decay(n: int = N, seed: int = 0) -> tuple[np.ndarray, float]:

@@ -21,7 +21,7 @@ import scipy.sparse.linalg as spla
 
 from sketchla.lstsq import lstsq
 
-from ._peers import cuda_cupy, cuda_torch
+from ._peers import cuda_cupy, cuda_torch, size
 
 
 def _random_problem(n: int, d: int, seed: int = 0):
@@ -108,7 +108,7 @@ class DenseIllConditioned(_Suite):
     param_names = ["impl"]
 
     def setup(self, impl):
-        self.A, self.b = _conditioned_problem(100_000, 2_000, 1e5)
+        self.A, self.b = _conditioned_problem(size(100_000, 10_000), size(2_000, 500), 1e5)
         self.solve = self._solver(impl)
         if impl.startswith("sketchla"):
             lstsq(self.A[:5000], self.b[:5000], seed=0)  # warm up: numba compilation

@@ -21,7 +21,7 @@ import numpy as np
 from sketchla.spectral import analyze, farms_esd, fit_powerlaw
 from sketchla.spectral.farms import window_starts
 
-from ._peers import cuda_torch, optional
+from ._peers import cuda_torch, optional, size
 
 
 def _minilm() -> Path:
@@ -78,8 +78,9 @@ class AnalyzeLarge:
 
     def setup(self, impl):
         rng = np.random.default_rng(0)
+        shape = (size(5504, 1376), size(2048, 512))
         state = {
-            f"layers.{i}.mlp.weight": rng.standard_t(4, size=(5504, 2048)).astype(np.float32)
+            f"layers.{i}.mlp.weight": rng.standard_t(4, size=shape).astype(np.float32)
             for i in range(4)
         }
         if impl == "weightwatcher":
