@@ -59,8 +59,9 @@ class HalfStep:
     timeout = 600
 
     def setup(self, impl, k):
-        observed, U, V = problem(20_000, 2_000, 0.05, k)
-        obs, _, _ = observations(observed, (20_000, 2_000))
+        shape = (size(20_000, 4_000), size(2_000, 500))
+        observed, U, V = problem(*shape, 0.05, k)
+        obs, _, _ = observations(observed, shape)
         Q, R = np.linalg.qr(U)
         rng = np.random.default_rng(1)
         exact = V @ R.T

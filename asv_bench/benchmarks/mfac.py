@@ -14,7 +14,7 @@ import numpy as np
 
 from sketchla.mfac import SlidingWindowIHVP, StaticIHVP
 
-from ._peers import cuda_torch
+from ._peers import SMOKE, cuda_torch, size
 
 DAMP = 1e-4
 
@@ -37,8 +37,8 @@ class IHVP:
     timeout = 600
 
     def setup(self, impl):
-        G = _gradients(256, 10**6)
-        self.v = np.random.default_rng(1).standard_normal(10**6, dtype=np.float32)
+        G = _gradients(256, size(10**6, 10**4))
+        self.v = np.random.default_rng(1).standard_normal(G.shape[1], dtype=np.float32)
         if impl == "sketchla":
             model = StaticIHVP(G, DAMP)
             self.run = lambda: model.ihvp(self.v)
@@ -56,7 +56,7 @@ class Woodbury:
     Both make the same two passes over ``m x d`` numbers; the reference adds a ``2 m^3 / 3``
     LU solve, so the ratio shrinks as ``d`` grows past ``m``."""
 
-    params = [["sketchla", "woodbury-solve"], [2**14, 2**16, 2**18]]
+    params = [["sketchla", "woodbury-solve"], [2**10] if SMOKE else [2**14, 2**16, 2**18]]
     param_names = ["impl", "d"]
     number = 1
     repeat = (3, 10, 30.0)
@@ -88,7 +88,11 @@ class Update:
     (the same pass, an ``m x m`` Cholesky factorisation, one more pass), over ``d`` at
     ``m = 256`` and over ``m`` at ``d = 2**18``, float32."""
 
-    params = [[(2**16, 256), (2**18, 256), (2**20, 256), (2**18, 64), (2**18, 1024)]]
+    params = [
+        [(2**10, 64)]
+        if SMOKE
+        else [(2**16, 256), (2**18, 256), (2**20, 256), (2**18, 64), (2**18, 1024)]
+    ]
     param_names = ["(d, m)"]
     number = 1
     repeat = (3, 10, 30.0)

@@ -12,9 +12,9 @@ from scipy import stats
 
 from sketchla.random import Generator
 
-from ._peers import cuda_cupy, cuda_torch, optional
+from ._peers import cuda_cupy, cuda_torch, optional, size
 
-N = 10**7
+N = size(10**7, 10**5)
 IMPLS = ["sketchla", "numpy", "torch", "sketchla-torch-cuda", "torch-cuda", "sketchla-cupy", "cupy"]
 
 

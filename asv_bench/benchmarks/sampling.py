@@ -11,6 +11,8 @@ import numpy as np
 
 from sketchla.sampling import leverage_scores, lewis_weights, lp_regression
 
+from ._peers import size
+
 
 def _heavy_tailed(n: int, d: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -30,7 +32,7 @@ class LeverageScores:
     timeout = 600
 
     def setup(self, impl):
-        self.A = _heavy_tailed(2**18, 256)
+        self.A = _heavy_tailed(size(2**18, 2**14), 256)
         if impl == "sketch":
             self.run = lambda: leverage_scores(self.A, method="sketch", seed=0)
         else:
@@ -63,7 +65,7 @@ class LewisWeightsL1:
     timeout = 600
 
     def setup(self, impl):
-        self.A = _heavy_tailed(2**17, 128, seed=1)
+        self.A = _heavy_tailed(size(2**17, 2**13), 128, seed=1)
         if impl == "lewis_weights":
             self.run = lambda: lewis_weights(self.A, 1).weights
         else:
@@ -87,8 +89,8 @@ class L1Regression:
 
     def setup(self, impl):
         rng = np.random.default_rng(2)
-        self.A = _heavy_tailed(2**17, 64, seed=2)
-        self.b = self.A @ rng.standard_normal(64) + rng.standard_t(1.5, size=2**17)
+        self.A = _heavy_tailed(size(2**17, 2**13), 64, seed=2)
+        self.b = self.A @ rng.standard_normal(64) + rng.standard_t(1.5, size=self.A.shape[0])
         self.run = lambda: lp_regression(self.A, self.b, 1, method=impl, seed=0)
 
     def time_fit(self, impl):

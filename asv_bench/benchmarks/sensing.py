@@ -16,8 +16,10 @@ import numpy as np
 
 from sketchla.sensing import measurement_operator
 
-N, K = 1000, 20
-DENSE_LIMIT = 10**9  # entries a dense Gaussian operator may have here (8 GB)
+from ._peers import size
+
+N, K = size(1000, 200), 20
+DENSE_LIMIT = size(10**9, 10**7)  # entries a dense Gaussian operator may have here (8 GB)
 
 
 def gradient_step(A, y, F, G, step):

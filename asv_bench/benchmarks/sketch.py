@@ -15,9 +15,9 @@ import scipy.sparse as sp
 
 from sketchla import sketch_operator
 
-from ._peers import cuda_cupy, cuda_torch, optional
+from ._peers import cuda_cupy, cuda_torch, optional, size
 
-N, D, M = 2**18, 256, 1024
+N, D, M = size(2**18, 2**14), 256, 1024
 
 
 def _tall():
@@ -114,9 +114,9 @@ class SparseInput:
     repeat = (1, 3, 60.0)
 
     def setup(self, impl):
-        self.A = sp.random_array((10**6, 10**4), density=1e-3, format="csr", rng=0)
+        self.A = sp.random_array((size(10**6, 10**5), 10**4), density=1e-3, format="csr", rng=0)
         if impl.startswith("sketchla-"):
-            S = sketch_operator(impl.removeprefix("sketchla-"), M, 10**6, seed=0)
+            S = sketch_operator(impl.removeprefix("sketchla-"), M, self.A.shape[0], seed=0)
             self.run = lambda: S @ self.A
         else:
             self.run = lambda: scipy.linalg.clarkson_woodruff_transform(self.A, M, rng=0)

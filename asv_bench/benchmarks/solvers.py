@@ -11,7 +11,7 @@ import scipy.sparse.linalg as spla
 
 from sketchla.solvers import PoissonGrid, cg, dcdm_solve
 
-from ._peers import cuda_torch, optional
+from ._peers import SMOKE, cuda_torch, optional
 
 TOL = 1e-4
 
@@ -29,7 +29,7 @@ def _counting(solve):
 
 class Poisson3D:
     params = (
-        [32, 64],
+        [16] if SMOKE else [32, 64],
         [
             "sketchla-cg",
             "sketchla-cg-csr",

@@ -155,7 +155,7 @@ class FARMS:
     number = 1
     repeat = (1, 3, 120.0)
     timeout = 900
-    shape, rows = (2752, 1024), 500
+    shape, rows = (size(2752, 688), size(1024, 256)), size(500, 125)
 
     def setup(self, impl):
         torch = optional("torch")

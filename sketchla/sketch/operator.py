@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from .. import _validation as v
 from .._array import array_namespace, device, namespace_for, to_numpy
+from .._array.dask import is_dask_array, sketch_blocks
 from .._array.namespace import computed_on_host, numpy_dtype
 from .._array.random import Generator
 
@@ -111,9 +112,13 @@ class SketchOperator(ABC):
 
         Parameters
         ----------
-        A : array or scipy.sparse matrix
+        A : array, scipy.sparse matrix or dask array
             ``axis=0``: ``A`` has shape ``(n,)`` or ``(n, d)`` and the result is ``S @ A``;
-            ``axis=1``: ``A`` has shape ``(d, n)`` and the result is ``A @ S.T``.
+            ``axis=1``: ``A`` has shape ``(d, n)`` and the result is ``A @ S.T``. A dask array
+            (NumPy chunks) is sketched block by block where its chunks live, and the result is
+            a lazy dask array (call ``.compute()``); it equals the in-memory sketch, to
+            rounding, for any chunking. Non-finite entries are refused when the blocks are
+            computed.
         axis : {0, 1}
             The axis of ``A`` that ``S`` reduces from ``n`` to ``m``.
         offset : int, optional
@@ -129,6 +134,8 @@ class SketchOperator(ABC):
             to the default float); a dense NumPy array for sparse ``A``.
         """
         check_axis(axis)
+        if is_dask_array(A):
+            return self._apply_dask(A, axis, offset)
         if sp.issparse(A):
             A = _check_sparse(A, "A")
             rows = A.shape[axis]
@@ -161,6 +168,26 @@ class SketchOperator(ABC):
         if self.nonfinite_reaches_output and not bool(xp.all(xp.isfinite(result))):
             v.check_finite(A, "A")
         return result
+
+    def _apply_dask(self, A: Any, axis: int, offset: Any) -> Any:
+        if offset is not None:
+            raise ValueError("offset= is not supported for dask arrays: pass the whole array")
+        if A.ndim not in (1, 2) or (A.ndim == 1 and axis == 1):
+            raise ValueError(
+                f"A must be 1-D (axis=0) or 2-D, got shape {tuple(A.shape)} with axis={axis}"
+            )
+        if any(np.isnan(c) for c in A.shape):
+            raise ValueError("A must have known chunk sizes (call compute_chunk_sizes() first)")
+        self._check_offset(None, A.shape[axis])
+        kind = np.dtype(A.dtype)
+        if kind.kind not in "biuf":
+            raise TypeError(f"A must be real (floating, integer or bool), got dtype {kind}")
+        dtype = kind if kind.kind == "f" else np.dtype(np.float64)
+        if axis == 1:
+            return self._apply_dask(A.T, 0, None).T
+        return sketch_blocks(
+            lambda block, start: self.apply(block, offset=start), A, self._m, dtype
+        )
 
     def _check_offset(self, offset: Any, rows: int) -> int:
         if offset is None:
