@@ -79,6 +79,25 @@ def check_positive_int(value: Any, name: str, *, maximum: int | None = None) -> 
     return check_int(value, name, minimum=1, maximum=maximum)
 
 
+def check_number_above(value: Any, name: str, *, above: float = 0.0) -> float:
+    """``value`` as a Python float, finite and ``> above`` (a tolerance, a scale, a factor).
+
+    Examples
+    --------
+    >>> check_number_above(0.5, "rtol")
+    0.5
+    >>> check_number_above(1.0, "alpha", above=1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha must be a finite number > 1.0, got 1.0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not value > above or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number > {above}, got {value!r}")
+    return float(value)
+
+
 def check_shape(shape: Any, name: str = "shape") -> tuple[int, ...]:
     """A shape (an int or a sequence of ints, each >= 0) as a tuple.
 

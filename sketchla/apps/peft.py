@@ -24,7 +24,6 @@ writes a PiSSA or CorDA model in HuggingFace peft's LoRA layout.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -194,7 +193,7 @@ def pissa(
     """
     W, compute, dtype = _check_weight(W, "W")
     rank = _check_rank(rank, W.shape)
-    scaling = _check_scaling(scaling)
+    scaling = v.check_number_above(scaling, "scaling")
     U, s, Vh = _top_triplets(compute, rank, method, oversampling, power_iters, seed)
     root = torch.sqrt(s / scaling)
     B, A = U * root, root[:, None] * Vh
@@ -266,7 +265,7 @@ def loldu(W: Any, rank: int, *, scale: float = 1.0) -> LoLDUInit:
     """
     W, compute, dtype = _check_weight(W, "W")
     rank = _check_rank(rank, W.shape)
-    scale = _check_scaling(scale, "scale")
+    scale = v.check_number_above(scale, "scale")
     P, L, U = torch.linalg.lu(compute)
     pivots = torch.diagonal(U)[:rank]
     floor = torch.finfo(compute.dtype).eps * max(W.shape) * float(compute.abs().max())
@@ -334,15 +333,15 @@ def corda(
     rank = _check_rank(rank, W.shape)
     if mode not in _CORDA_MODES:
         raise ValueError(f"mode must be one of {_CORDA_MODES}, got {mode!r}")
-    scaling = _check_scaling(scaling)
-    damping = _check_scaling(damping, "damping")
+    scaling = v.check_number_above(scaling, "scaling")
+    damping = v.check_number_above(damping, "damping")
     C = _as_tensor(covariance, "covariance", like=compute)
     n = W.shape[1]
     if C.shape != (n, n):
         raise ValueError(
             f"covariance must have shape ({n}, {n}) for W {tuple(W.shape)}, got {tuple(C.shape)}"
         )
-    _check_finite(C, "covariance")
+    v.check_finite(C, "covariance")
     if not torch.allclose(C, C.T, rtol=1e-5, atol=1e-8 * float(C.abs().max())):
         raise ValueError("covariance must be symmetric")
     damped, factor = _damped_cholesky(C, damping)
@@ -682,7 +681,7 @@ def _swap(model, target_modules, build, rank, freeze_others, progress) -> nn.Mod
                 f"rank must be at most min(out, in) = {min(layer.weight.shape)} for layer {name!r} "
                 f"of shape {tuple(layer.weight.shape)}, got {rank}"
             )
-        _check_finite(layer.weight.detach(), f"layer {name!r}'s weight")
+        v.check_finite(layer.weight.detach(), f"layer {name!r}'s weight")
     if freeze_others:
         for parameter in model.parameters():
             parameter.requires_grad_(False)
@@ -744,7 +743,7 @@ def _check_weight(W: Any, name: str):
     if not W.is_floating_point():
         raise TypeError(f"{name} must be floating point, got {W.dtype}")
     compute = W if W.dtype in (torch.float32, torch.float64) else W.to(torch.float32)
-    _check_finite(compute, name)
+    v.check_finite(compute, name)
     return W, compute.detach(), W.dtype
 
 
@@ -763,21 +762,8 @@ def _as_tensor(x: Any, name: str, like: torch.Tensor | None = None) -> torch.Ten
     return x
 
 
-def _check_finite(x: torch.Tensor, name: str) -> None:
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} must be finite (it has NaN or infinite entries)")
-
-
 def _check_rank(rank: Any, shape: tuple[int, int]) -> int:
     return v.check_positive_int(rank, "rank", maximum=min(shape))
-
-
-def _check_scaling(value: Any, name: str = "scaling") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 def _damped_cholesky(C: torch.Tensor, damping: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,8 +15,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from .. import _validation as v
 from ._matrix import Matrix
 
@@ -72,8 +70,8 @@ def estimate_norm(
     """
     matrix = Matrix.from_input(A)
     power_iters = v.check_int(power_iters, "power_iters", minimum=1)
-    rtol = _check_positive(rtol, "rtol")
-    alpha = _check_positive(alpha, "alpha", above=1.0)
+    rtol = v.check_number_above(rtol, "rtol")
+    alpha = v.check_number_above(alpha, "alpha", above=1.0)
     products = (matrix.matmul, matrix.rmatmul)
     return _power(products, matrix, power_iters, rtol, alpha, v.check_seed(seed))
 
@@ -113,8 +111,8 @@ def estimate_error(
             f"{tuple(U.shape)}, {tuple(s.shape)}, {tuple(Vh.shape)}"
         )
     power_iters = v.check_int(power_iters, "power_iters", minimum=1)
-    rtol = _check_positive(rtol, "rtol")
-    alpha = _check_positive(alpha, "alpha", above=1.0)
+    rtol = v.check_number_above(rtol, "rtol")
+    alpha = v.check_number_above(alpha, "alpha", above=1.0)
     column = xp.reshape(s, (-1, 1))
 
     def forward(X):
@@ -151,11 +149,3 @@ def _power(products, matrix: Matrix, power_iters, rtol, alpha, generator) -> Nor
         Z = xp.linalg.qr(backward(Y))[0]
         Y = forward(Z)
     return NormEstimate(estimate, max(upper, estimate), 1 - alpha**-_BOUND_VECTORS, iterations)
-
-
-def _check_positive(value: Any, name: str, *, above: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if not value > above or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number > {above}, got {value!r}")
-    return float(value)
