@@ -28,7 +28,7 @@ from .._array import array_namespace
 from .._array.gram import blas_threads, gram, one_blas_thread
 from .._array.namespace import backend_name
 
-__all__ = ["Preconditioner", "factor_gram", "factor_sketch"]
+__all__ = ["Preconditioner", "factor_gram", "factor_gram_of_products", "factor_sketch"]
 
 _POWER_STEPS = 12
 #: The distortion of a Gram preconditioner is estimated as ``u * (GRAM_ROUNDING * kappa**2 + d)``:
@@ -116,8 +116,16 @@ def factor_gram(A: Any, b: Any, damp: float, u: float) -> tuple[Preconditioner, 
         return _factor_gram(A, damp, u, G, c)
 
 
+def factor_gram_of_products(
+    A: Any, damp: float, u: float, G: Any, c: Any
+) -> tuple[Preconditioner, Any] | None:
+    """:func:`factor_gram` from ``G = A^T A`` and ``c = A^T b`` already computed (by a
+    distributed pass over ``A``); ``A`` is read again only if ``G`` is not finite."""
+    return _factor_gram(A, damp, u, G, c)
+
+
 def _factor_gram(A: Any, damp: float, u: float, G: Any, c: Any):
-    xp = array_namespace(A)
+    xp = array_namespace(G)
     if damp:
         G = G + damp**2 * xp.eye(G.shape[0], dtype=G.dtype, device=G.device)
     if not _finite_gram(G, A):

@@ -20,6 +20,7 @@ from .. import _validation as v
 from .._array import array_namespace, kernel, namespace_for, to_numpy
 from .._array.namespace import backend_name, check_same_device, device, numpy_dtype
 from ..sketch.operator import SketchOperator
+from .preconditioner import factor_gram
 
 __all__ = ["Problem"]
 
@@ -150,6 +151,25 @@ class Problem:
 
         pairs = [residual_gradient_exact(self.A, X[:, j], self.b[:, j]) for j in range(X.shape[1])]
         return np.stack([r for r, _ in pairs], axis=1), np.stack([g for _, g in pairs], axis=1)
+
+    def objective_gradient(self, X: Any, *, exact: bool = False) -> tuple[Any, Any, Any]:
+        """``(objective_norms, G, state)`` at ``X`` (see :meth:`residual_gradient`); ``state``
+        (the residual) lets :meth:`objective_after_step` update the norms without a pass."""
+        R, G = self.residual_gradient(X, exact=exact)
+        return self.objective_norms(X, R), G, R
+
+    def objective_after_step(self, state: Any, X_before: Any, X: Any) -> Any:
+        """The objective norms at ``X`` from the ``state`` of :meth:`objective_gradient` at
+        ``X_before``: ``b - A X = R - A (X - X_before)``, half a pass."""
+        return self.objective_norms(X, state - self.matmul(X - X_before))
+
+    def factor_gram(self, u: float) -> Any:
+        """The Gram preconditioner (see :func:`~sketchla.lstsq.preconditioner.factor_gram`)."""
+        return factor_gram(self.A, self.b, self.damp, u)
+
+    def b_norms(self) -> Any:
+        """``||b_j||`` per right-hand side."""
+        return self.xp.linalg.vector_norm(self.b, axis=0)
 
     def objective_norms(self, X: Any, R: Any) -> Any:
         """``sqrt(||r_j||^2 + damp^2 ||x_j||^2)`` per right-hand side ``j``."""

@@ -38,6 +38,7 @@ import numpy as np
 
 from .. import _validation as v
 from .._array import array_namespace, to_numpy
+from .._array.dask import is_dask_array
 from .._array.namespace import (
     computed_on_host,
     device,
@@ -47,7 +48,8 @@ from .._array.namespace import (
 )
 from ..errors import ConvergenceWarning
 from ..sketch.factory import check_family, sketch_operator
-from .preconditioner import Preconditioner, factor_gram, factor_sketch
+from .dask_problem import DaskProblem, refine_by_gram
+from .preconditioner import Preconditioner, factor_sketch
 from .problem import Problem
 from .result import LstsqResult
 
@@ -79,10 +81,15 @@ def lstsq(
 
     Parameters
     ----------
-    A : array, scipy.sparse matrix or scipy.sparse.linalg.LinearOperator
+    A : array, scipy.sparse matrix, scipy.sparse.linalg.LinearOperator or dask array
         ``(n, d)``. Dense arrays of any backend; the result is on ``b``'s namespace and device.
+        A dask array (NumPy chunks, ``n >= d``) stays in its row blocks: the solver takes the
+        Gram route or the sketch refined by the Gram matrix of the preconditioned matrix, two
+        to five passes over ``A`` in all, each a sum over the blocks in a fixed order (the same
+        bits on every scheduler); ``x`` is a NumPy array (see :doc:`/user-guide/distributed`).
     b : array
-        ``(n,)``, or ``(n, k)`` for ``k`` right-hand sides.
+        ``(n,)``, or ``(n, k)`` for ``k`` right-hand sides (a dask array, or NumPy, when ``A`` is
+        a dask array).
     method : {"auto", "sketch_and_precondition", "gram_precondition", "sketch_and_solve", "direct"}
         ``"sketch_and_precondition"``: iterative refinement preconditioned by the QR of a sketch,
         for problems with ``n >= 2 m``; ``"gram_precondition"``: the same iteration
@@ -152,15 +159,20 @@ def lstsq(
         raise TypeError(f"callback must be callable, got {callback!r}")
     if is_array(A) and computed_on_host(array_namespace(A)):
         return _on_host(A, b, locals())
-    problem = Problem.from_inputs(A, b, damp=damp, weights=weights)
+    if is_dask_array(A):
+        problem = DaskProblem.from_inputs(A, b, damp=damp, weights=weights)
+    else:
+        problem = Problem.from_inputs(A, b, damp=damp, weights=weights)
     n, d = problem.n, problem.d
     small, large = min(n, d), max(n, d)
     m = _sketch_size(sketch_size, oversampling, small, large, _pass_cost(problem))
+    if problem.kind == "dask" and (method == "direct" or _choose_method(problem, m) == "direct"):
+        return _gathered(problem, locals())
     if maxiter is None:  # twice the passes the distortion predicts, and a margin
         maxiter = 2 * math.ceil(_predicted_passes(m / small)) + 20
     if method == "auto":
         method = _choose_method(problem, m)
-    if method == "gram_precondition" and (problem.kind != "dense" or n < d):
+    if method == "gram_precondition" and (problem.kind not in ("dense", "dask") or n < d):
         raise ValueError(
             "method='gram_precondition' needs a dense A with at least as many rows as columns, "
             f"got {problem.kind} A of shape {(n, d)}"
@@ -179,7 +191,7 @@ def lstsq(
 
     budget = 0 if method == "sketch_and_solve" else maxiter  # iterations allowed
     if method == "gram_precondition":
-        gram = factor_gram(problem.A, problem.b, problem.damp, u)
+        gram = problem.factor_gram(u)
         if gram is None:  # too ill-conditioned for the Gram matrix: a sketch, if one fits
             method = "sketch_and_precondition" if 2 * m <= large else "direct"
     if method == "gram_precondition":
@@ -192,6 +204,11 @@ def lstsq(
         S = sketch_operator(sketch, m, n, seed=generator, **_sketch_parameters(sketch, m))
         SA, Sb = problem.sketch_left(S)
         factor, X_sketched = factor_sketch(SA, problem.damp, problem.xp, rcond=rcond, Sb=Sb)
+        if problem.kind == "dask" and method == "sketch_and_precondition":
+            # one more pass makes the preconditioner as good as the Gram matrix's (see
+            # dask_problem.py): two or three passes to converge instead of tens
+            refined = refine_by_gram(problem, factor, u)
+            factor, X_sketched = refined if refined is not None else (factor, X_sketched)
         X = X_sketched if X0 is None else X0
         outcome = _refine(problem, factor, X, budget, tol, u, callback)
     else:
@@ -333,7 +350,7 @@ def _refine(problem: Problem, factor: Preconditioner, X, maxiter, tol, u, callba
     """Heavy ball on ``x`` from ``X``; returns the solver outcome tuple."""
     xp = problem.xp
     history: list[float] = []
-    b_norm = xp.linalg.vector_norm(problem.b, axis=0)
+    b_norm = problem.b_norms()
     kappa, norm = factor.condition_estimate, factor.norm_estimate
     # From a start within the distortion of the solution and already below the float64 floor
     # (the normal-equations solution of a well-conditioned A), only exact steps can gain.
@@ -346,16 +363,13 @@ def _refine(problem: Problem, factor: Preconditioner, X, maxiter, tol, u, callba
     latest = {}
 
     def evaluate(X, exact):
-        R, G = problem.residual_gradient(X, exact=exact)
-        r_norm = problem.objective_norms(X, R)
+        r_norm, G, latest["state"] = problem.objective_gradient(X, exact=exact)
         history.append(float(xp.max(r_norm)))
-        latest["R"] = R
         return G, r_norm
 
     def predicted_stop(X_before, X, r_norm):
         # the last step is tiny: A times it costs half a pass, and float64 suffices
-        R = latest["R"] - problem.matmul(X - X_before)
-        r_norm = problem.objective_norms(X, R)
+        r_norm = problem.objective_after_step(latest["state"], X_before, X)
         history.append(float(xp.max(r_norm)))
         return r_norm
 
@@ -486,6 +500,8 @@ def _choose_method(problem: Problem, m: int) -> str:
     preconditioner where its predicted cost is below the sketch's; else the sketch."""
     if 2 * m > max(problem.n, problem.d):
         return "direct"
+    if problem.kind == "dask":  # passes are dear: the Gram route takes the fewest
+        return "gram_precondition"
     if problem.kind != "dense" or problem.n < problem.d:
         return "sketch_and_precondition"
     pass_cost = _pass_cost(problem)
@@ -528,7 +544,7 @@ def _pass_cost(problem: Problem) -> float:
     ``A``; a sparse product costs a few nanoseconds per nonzero (random access), ~100 flops."""
     if problem.kind == "sparse":
         return 2 * 100 * problem.A.nnz + 16 * (problem.n + problem.d)
-    passes = 1 if problem.kind == "dense" else 2
+    passes = 1 if problem.kind in ("dense", "dask") else 2
     return passes * numpy_dtype(problem.dtype).itemsize * problem.n * problem.d
 
 
@@ -605,3 +621,12 @@ def _on_host(A, b, arguments: dict) -> LstsqResult:
         residual_norm=xp.asarray(result.residual_norm, device=dev),
         error_estimate=xp.asarray(result.error_estimate, device=dev),
     )
+
+
+def _gathered(problem: DaskProblem, arguments: dict) -> LstsqResult:
+    """A dask problem too small to sketch (or ``method="direct"``): solved in memory."""
+    options = {k: arguments[k] for k in ("method", "sketch", "sketch_size", "oversampling")}
+    options.update({k: arguments[k] for k in ("tol", "maxiter", "damp", "rcond", "seed")})
+    options.update({k: arguments[k] for k in ("x0", "callback")})
+    A, b = problem.gather()
+    return lstsq(A, b[:, 0] if problem.single_rhs else b, **options)

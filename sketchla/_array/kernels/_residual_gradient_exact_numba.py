@@ -18,7 +18,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["residual_gradient_exact"]
+__all__ = ["add_double_double", "residual_gradient_exact", "residual_gradient_exact_parts"]
 
 
 @intrinsic
@@ -85,9 +85,47 @@ def _combine(g_high, g_low):
     return total
 
 
+@nb.njit(cache=True)
+def _combine_unrounded(g_high, g_low):
+    """The sum of the parts' double-double gradients, as a normalised pair ``(high, low)``."""
+    d = g_high.shape[1]
+    high, low = np.zeros(d), np.zeros(d)
+    for j in range(d):
+        top, rest = 0.0, 0.0
+        for t in range(g_high.shape[0]):
+            top, e = _two_sum(top, g_high[t, j])
+            rest += e + g_low[t, j]
+        high[j], low[j] = _two_sum(top, rest)
+    return high, low
+
+
 def residual_gradient_exact(A, x, b):
     """``(r, g)`` for float64 NumPy ``A`` (n, d), ``x`` (d,), ``b`` (n,), to about 32 digits
     before the final rounding."""
+    r, g_high, g_low = _parts(A, x, b)
+    return r, _combine(g_high, g_low)
+
+
+def residual_gradient_exact_parts(A, x, b):
+    """``(r, g_high, g_low)``: :func:`residual_gradient_exact` with the gradient left unrounded,
+    ``g = g_high + g_low`` to about 32 digits, for sums over row blocks (see
+    :func:`add_double_double`)."""
+    r, g_high, g_low = _parts(A, x, b)
+    return (r, *_combine_unrounded(g_high, g_low))
+
+
+def add_double_double(high1, low1, high2, low2):
+    """``(high, low)`` with ``high + low = (high1 + low1) + (high2 + low2)`` to about 32 digits
+    (elementwise, NumPy arrays; Knuth's two-sum, exact in IEEE arithmetic)."""
+    high = high1 + high2
+    back = high - high1
+    error = (high1 - (high - back)) + (high2 - back)
+    low = error + low1 + low2
+    total = high + low
+    return total, low - (total - high)
+
+
+def _parts(A, x, b):
     A = np.ascontiguousarray(A, dtype=np.float64)
     parts = max(1, min(4 * nb.get_num_threads(), A.shape[0] // 256))
     r = np.empty(A.shape[0])
@@ -101,4 +139,4 @@ def residual_gradient_exact(A, x, b):
         g_high,
         g_low,
     )
-    return r, _combine(g_high, g_low)
+    return r, g_high, g_low
