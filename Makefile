@@ -10,7 +10,7 @@ INSTALL_INPUTS := pyproject.toml requirements/constraints.txt
 HYPOTHESIS_PROFILE ?= ci
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint pytest notebooks docs bench-smoke clean
+.PHONY: demo test lint pytest notebooks docs bench-smoke gpu-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,18 @@ docs: $(VENV)/.test-installed
 # any benchmark error.
 bench-smoke: $(VENV)/.test-installed
 	$(BIN)/python asv_bench/smoke.py
+
+# On a machine with a CUDA GPU: every test marked `gpu` (CuPy and Torch-CUDA), then the GPU rows
+# of the asv suites, reported in gpu-check.md; its time budgets are sized for ten minutes on an
+# H100 (scripts/gpu_check.py --help; pass options as GPU_CHECK_ARGS="--suites lstsq ..."). Without
+# a visible GPU it stops with status 3 and writes nothing. CuPy is not in the test environment (its
+# `cupy` extra builds from source and needs nvcc): CUPY=cupy-cuda12x installs that wheel first,
+# else the CuPy half of the gpu tests is reported as skipped.
+CUPY ?=
+GPU_CHECK_ARGS ?=
+gpu-check: $(VENV)/.test-installed
+	$(if $(CUPY),$(PIP) "$(CUPY)")
+	$(BIN)/python scripts/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) docs/_build build sketchla-demo asv_bench/.asv
