@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._array import namespace_for
-from .._array.dask import row_aligned, sum_over_row_blocks
+from .._array.dask import compute, row_aligned, sum_over_row_blocks
 from .._array.kernels._residual_gradient_exact_numba import (
     add_double_double,
     residual_gradient_exact_parts,
@@ -154,16 +154,12 @@ class DaskProblem(Problem):
         return np.sqrt(squares).astype(self.dtype)
 
     def sketch_left(self, S: SketchOperator) -> tuple[Any, Any]:
-        import dask
-
-        SA, Sb = dask.compute(S @ self.A, S @ self.b)
+        SA, Sb = compute(S @ self.A, S @ self.b)
         return SA.astype(self.dtype, copy=False), Sb.astype(self.dtype, copy=False)
 
     def gather(self) -> tuple[np.ndarray, np.ndarray]:
         """``A`` and ``b`` in memory (for problems too small to sketch)."""
-        import dask
-
-        return dask.compute(self.A, self.b)
+        return compute(self.A, self.b)
 
 
 def refine_by_gram(
