@@ -362,8 +362,15 @@ def test_out_must_fit():
         Generator(0).normal(3, xp=torch, dtype=torch.float64, out=torch.empty(3))
 
 
-def test_signs_agree_between_the_serial_and_parallel_kernels():
+@pytest.mark.parametrize("kind", ["signs", "uniform", "integers"])
+def test_serial_and_parallel_kernels_give_the_same_stream(kind):
     # short requests take a one-thread kernel, long ones the parallel one: same stream
-    big = Generator(5).signs((1 << 18) + 300, start=77)
-    assert_equal(big[:1000], Generator(5).signs(1000, start=77))
-    assert_equal(big[(1 << 17) : (1 << 17) + 555], Generator(5).signs(555, start=77 + (1 << 17)))
+    def draw(n, start):
+        if kind == "integers":
+            return Generator(5).integers(0, 1000, n, start=start)
+        return getattr(Generator(5), kind)(n, start=start)
+
+    big = draw((1 << 19) + 300, 77)
+    assert_equal(big[:1000], draw(1000, 77))
+    assert_equal(big[(1 << 18) : (1 << 18) + 555], draw(555, 77 + (1 << 18)))
+    assert_equal(big[-301:], draw(301, 77 + (1 << 19) - 1))

@@ -176,6 +176,17 @@ def _integer_blocks(out, k0, k1, stream, first, span, sort_key):
 
 
 @nb.njit(cache=True, nogil=True)
+def _uniform_blocks_serial(out, k0, k1, stream, first, single):
+    _uniform_run(out, np.uint64(k0), np.uint64(k1), np.uint64(stream), np.uint64(first), single)
+
+
+@nb.njit(cache=True, nogil=True)
+def _integer_blocks_serial(out, k0, k1, stream, first, span, sort_key):
+    key0, key1, st = np.uint64(k0), np.uint64(k1), np.uint64(stream)
+    _integer_run(out, key0, key1, st, np.uint64(first), np.uint64(span), sort_key)
+
+
+@nb.njit(cache=True, nogil=True)
 def _signs_run(out, key0, key1, stream, first):
     """Signs of blocks ``first, first + 1, ...`` into ``out`` (128 per block), branch-free."""
     for j in range(out.size // 128):
@@ -200,31 +211,41 @@ def _signs_blocks_serial(out, k0, k1, stream, first):
     _signs_run(out, np.uint64(k0), np.uint64(k1), np.uint64(stream), np.uint64(first))
 
 
-# Below this many signs one thread is faster: a parallel region costs more than the ~2 ns per
-# sign, and waking numba's workers right after a BLAS call (whose threads still spin) made an
-# SRFT of 40 000 entries 30 times slower on a 2-core machine.
-_SERIAL_SIGNS = 1 << 18
+# Below these sizes one thread is faster: a parallel region costs more than the 2-3 ns per
+# value, and waking numba's workers right after a BLAS call (whose threads still spin) made an
+# SRFT of 40 000 entries 30 times slower on a 2-core machine (signs); 2**16 uniforms took 4-12 ms
+# in parallel after a BLAS product against 0.2 ms on one thread.
+_SERIAL_VALUES = 1 << 19
 
 
-def _fill_whole_blocks(out, start, per_block, fill_blocks, key0, key1, stream, *rest):
+def _fill_whole_blocks(out, start, per_block, kernels, key0, key1, stream, *rest):
     """Values ``start, ..., start + out.size - 1`` of a stream of ``per_block`` values per
-    Philox block: ``fill_blocks(view, key0, key1, stream, first_block, *rest)`` fills whole
-    blocks; the blocks that ``start`` and the end cut come from a one-block scratch."""
+    Philox block. ``kernels`` is ``(parallel, serial)``, each called as
+    ``kernel(view, key0, key1, stream, first_block, *rest)`` to fill whole blocks: the serial
+    one for fewer than ``_SERIAL_VALUES`` values, and for the blocks that ``start`` and the end
+    cut (from a one-block scratch)."""
+    parallel, serial = kernels
     n = out.size
     head = min((-start) % per_block, n)  # values before the first whole block
     if head:
         scratch = np.empty(per_block, dtype=out.dtype)
-        fill_blocks(scratch, key0, key1, stream, start // per_block, *rest)
+        serial(scratch, key0, key1, stream, start // per_block, *rest)
         offset = start % per_block
         out[:head] = scratch[offset : offset + head]
     body = (n - head) // per_block * per_block
     if body:
         first = (start + head) // per_block
-        fill_blocks(out[head : head + body], key0, key1, stream, first, *rest)
+        fill = serial if body < _SERIAL_VALUES else parallel
+        fill(out[head : head + body], key0, key1, stream, first, *rest)
     if head + body < n:
         scratch = np.empty(per_block, dtype=out.dtype)
-        fill_blocks(scratch, key0, key1, stream, (start + head + body) // per_block, *rest)
+        serial(scratch, key0, key1, stream, (start + head + body) // per_block, *rest)
         out[head + body :] = scratch[: n - head - body]
+
+
+_SIGNS = (_signs_blocks, _signs_blocks_serial)
+_UNIFORM = (_uniform_blocks, _uniform_blocks_serial)
+_INTEGER = (_integer_blocks, _integer_blocks_serial)
 
 
 _NORMAL_CHUNK = 8192  # blocks per chunk: the chunk's 4 buffers (256 KiB) stay in L2
@@ -256,7 +277,7 @@ def random_uniform(n, *, key, stream, start, dtype, xp=None, device=None, out=No
     out = _empty(n, dtype) if out is None else out
     if n:
         single = out.dtype == np.float32
-        _fill_whole_blocks(out, start, 2, _uniform_blocks, key[0], key[1], stream, single)
+        _fill_whole_blocks(out, start, 2, _UNIFORM, key[0], key[1], stream, single)
     return out
 
 
@@ -301,20 +322,19 @@ def random_normal(n, *, key, stream, start, dtype, xp=None, device=None, out=Non
 def random_signs(n, *, key, stream, start, dtype, xp=None, device=None, out=None):
     out = _empty(n, dtype) if out is None else out
     if n:
-        fill = _signs_blocks_serial if n < _SERIAL_SIGNS else _signs_blocks
-        _fill_whole_blocks(out, start, 128, fill, key[0], key[1], stream)
+        _fill_whole_blocks(out, start, 128, _SIGNS, key[0], key[1], stream)
     return out
 
 
 def random_integers(n, *, span, key, stream, start, dtype, xp=None, device=None):
     out = np.empty(n, dtype=np.int64)
     if n:
-        _fill_whole_blocks(out, start, 2, _integer_blocks, key[0], key[1], stream, span, False)
+        _fill_whole_blocks(out, start, 2, _INTEGER, key[0], key[1], stream, span, False)
     return out.astype(np.dtype(dtype), copy=False)
 
 
 def random_sort_keys(n, *, key, stream, start, dtype, xp=None, device=None):
     out = np.empty(n, dtype=np.int64)
     if n:
-        _fill_whole_blocks(out, start, 2, _integer_blocks, key[0], key[1], stream, 0, True)
+        _fill_whole_blocks(out, start, 2, _INTEGER, key[0], key[1], stream, 0, True)
     return out.astype(np.dtype(dtype), copy=False)
