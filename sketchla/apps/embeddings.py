@@ -152,16 +152,14 @@ def fastrp(
     n = csr.shape[0]
     dim = v.check_positive_int(dim, "dim")
     w = _check_weights(weights)
-    beta = _check_real(beta, "beta")
+    beta = v.check_real(beta, "beta")
     normalize = _check_bool(normalize, "normalize")
     standardize = _check_bool(standardize, "standardize")
     if isolated not in ISOLATED_POLICIES:
         raise ValueError(f"isolated must be one of {ISOLATED_POLICIES}, got {isolated!r}")
     dtype = _check_dtype(dtype)
     if s is not None:
-        s = _check_real(s, "s")
-        if s < 1:
-            raise ValueError(f"s must be a finite number >= 1, got {s}")
+        s = v.check_real(s, "s", minimum=1)
     if n == 0:
         return np.zeros((0, dim), dtype=dtype)
     projection = sketch_operator("very_sparse", dim, n, s=s, seed=seed)  # checks seed
@@ -237,17 +235,6 @@ def _check_weights(weights: Any) -> np.ndarray:
     if not np.isfinite(w).all():
         raise ValueError(f"weights must be finite, got {w.tolist()}")
     return w
-
-
-def _check_real(value: Any, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    if isinstance(value, np.complexfloating):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise ValueError(f"{name} must be finite, got {result}")
-    return result
 
 
 def _check_bool(value: Any, name: str) -> bool:

@@ -423,19 +423,6 @@ _CUSTOM = "custom"  # a callable projector's entry in a state dict
 _PROTOCOL = ("update", "project", "project_back", "state_dict", "load_state_dict")
 
 
-def _check_number(value: Any, name: str, *, low: float, low_open: bool = False,
-                  high: float = math.inf) -> float:  # fmt: skip
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    above = number > low if low_open else number >= low
-    if not (math.isfinite(number) and above and number < high):
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
-        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
-    return number
-
-
 def _check_projector(value: Any, name: str = "projector") -> Any:
     if isinstance(value, str):
         if value not in PROJECTORS:
@@ -456,18 +443,18 @@ def _check_hyperparameters(group: dict[str, Any]) -> dict[str, Any]:
     checked = {}
     for key, value in group.items():
         if key == "lr":
-            checked[key] = _check_number(value, "lr", low=0.0)
+            checked[key] = v.check_real(value, "lr", minimum=0)
         elif key == "eps":
-            checked[key] = _check_number(value, "eps", low=0.0, low_open=True)
+            checked[key] = v.check_real(value, "eps", above=0)
         elif key == "weight_decay":
-            checked[key] = _check_number(value, "weight_decay", low=0.0)
+            checked[key] = v.check_real(value, "weight_decay", minimum=0)
         elif key == "scale":
-            checked[key] = _check_number(value, "scale", low=0.0, low_open=True)
+            checked[key] = v.check_real(value, "scale", above=0)
         elif key == "betas":
             if not isinstance(value, (tuple, list)) or len(value) != 2:
                 raise ValueError(f"betas must be a pair of numbers in [0, 1), got {value!r}")
             checked[key] = tuple(
-                _check_number(b, f"betas[{i}]", low=0.0, high=1.0) for i, b in enumerate(value)
+                v.check_real(b, f"betas[{i}]", minimum=0, below=1) for i, b in enumerate(value)
             )
         elif key == "rank":
             checked[key] = v.check_positive_int(value, "rank")

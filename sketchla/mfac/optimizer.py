@@ -4,7 +4,6 @@ gradients, ``u = (damp I + G^T G / m)^-1 g``, with the sliding-window model."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -14,17 +13,6 @@ from . import _woodbury as wb
 from .sliding import SlidingWindowIHVP
 
 __all__ = ["MFAC"]
-
-
-def _check_rate(value: Any, name: str, *, below_one: bool = False) -> float:
-    try:
-        rate = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not (math.isfinite(rate) and rate >= 0 and (rate < 1 or not below_one)):
-        interval = "[0, 1)" if below_one else "[0, inf)"
-        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
-    return rate
 
 
 class MFAC(torch.optim.Optimizer):
@@ -95,9 +83,9 @@ class MFAC(torch.optim.Optimizer):
         block_size: int | None = None,
     ):
         defaults = {
-            "lr": _check_rate(lr, "lr"),
-            "momentum": _check_rate(momentum, "momentum", below_one=True),
-            "weight_decay": _check_rate(weight_decay, "weight_decay"),
+            "lr": v.check_real(lr, "lr", minimum=0),
+            "momentum": v.check_real(momentum, "momentum", minimum=0, below=1),
+            "weight_decay": v.check_real(weight_decay, "weight_decay", minimum=0),
         }
         ngrads = v.check_int(ngrads, "ngrads", minimum=1)
         damp = wb.check_damp(damp)
@@ -127,9 +115,9 @@ class MFAC(torch.optim.Optimizer):
                 "MFAC's window spans the parameters given at construction; create a new "
                 "optimizer to add parameters"
             )
-        for name in ("lr", "momentum", "weight_decay"):
+        for name, below in (("lr", None), ("momentum", 1), ("weight_decay", None)):
             if name in param_group:
-                _check_rate(param_group[name], name, below_one=name == "momentum")
+                v.check_real(param_group[name], name, minimum=0, below=below)
         super().add_param_group(param_group)
 
     @property

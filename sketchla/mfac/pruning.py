@@ -10,7 +10,6 @@ the quadratic model) or WoodFisher's sum of single-weight updates.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import _validation as v
 from .static import StaticIHVP
 
 __all__ = ["PruneResult", "collect_gradients", "obs_prune"]
@@ -162,11 +162,7 @@ def obs_prune(
     ['0.weight', '2.weight']
     """
     chosen = _select(model, parameters)
-    if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
-        raise TypeError(f"sparsity must be a number in [0, 1], got {sparsity!r}")
-    fraction = float(sparsity)
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"sparsity must lie in [0, 1], got {sparsity!r}")
+    fraction = v.check_real(sparsity, "sparsity", minimum=0, maximum=1)
     if scope not in ("global", "layer"):
         raise ValueError(f"scope must be 'global' or 'layer', got {scope!r}")
     if update not in ("joint", "independent", None):

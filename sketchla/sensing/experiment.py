@@ -4,7 +4,6 @@ the error history, and fits of its rate (:func:`run_sensing_experiment`, :func:`
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,9 +94,7 @@ def planted_low_rank(
     r = v.check_int(rank, "rank", minimum=1, maximum=min(n1, n2))
     if symmetric and n1 != n2:
         raise ValueError(f"a symmetric matrix needs a square shape, got {(n1, n2)}")
-    condition = float(condition_number)
-    if not (math.isfinite(condition) and condition >= 1):
-        raise ValueError(f"condition_number must be finite and >= 1, got {condition_number}")
+    condition = v.check_real(condition_number, "condition_number", minimum=1)
     xp = namespace_for(xp)
     dtype = v.check_dtype(dtype, xp, device=device)
     generator = v.check_seed(seed)

@@ -134,15 +134,15 @@ def symmetric_gd(
     """
     y, n, k, xp = _check_problem(operator, y, rank, square=True)
     dtype, dev = y.dtype, y.device
-    alpha = _check_nonnegative(init_scale, "init_scale")
+    alpha = v.check_real(init_scale, "init_scale", minimum=0)
     maxiter = v.check_int(maxiter, "maxiter", minimum=0)
-    tol = _check_nonnegative(tol, "tol")
+    tol = v.check_real(tol, "tol", minimum=0)
     if X0 is None:
         X = alpha * v.check_seed(seed).normal((n, k), dtype=dtype, xp=xp, device=dev)
     else:
         X = _check_start(X0, "X0", (n, k), y)
     truth = _check_truth(truth, operator.shape, y)
-    step = _default_step(operator, y, 0.1) if step is None else _check_step(step)
+    step = _default_step(operator, y, 0.1) if step is None else v.check_real(step, "step", above=0)
     run = _Descent(operator, y, tol, truth, callback, progress, maxiter)
 
     residual = operator._apply_factored(X, X) - y
@@ -224,11 +224,11 @@ def asymmetric_gd(
     y, n1, k, xp = _check_problem(operator, y, rank, square=False)
     n2 = operator.shape[1]
     dtype, dev = y.dtype, y.device
-    alpha = _check_nonnegative(init_scale, "init_scale")
-    imbalance = _check_nonnegative(imbalance, "imbalance")
+    alpha = v.check_real(init_scale, "init_scale", minimum=0)
+    imbalance = v.check_real(imbalance, "imbalance", minimum=0)
     maxiter = v.check_int(maxiter, "maxiter", minimum=0)
-    tol = _check_nonnegative(tol, "tol")
-    one_step_tol = _check_nonnegative(one_step_tol, "one_step_tol")
+    tol = v.check_real(tol, "tol", minimum=0)
+    one_step_tol = v.check_real(one_step_tol, "one_step_tol", minimum=0)
     if not isinstance(one_step, (bool, int, np.integer)):
         raise TypeError(f"one_step must be a bool or an iteration number, got {one_step!r}")
     switch_at = None if isinstance(one_step, bool) else v.check_int(one_step, "one_step", minimum=0)
@@ -241,7 +241,7 @@ def asymmetric_gd(
     else:
         F, G = _check_start(F0, "F0", (n1, k), y), _check_start(G0, "G0", (n2, k), y)
     truth = _check_truth(truth, operator.shape, y)
-    step = _default_step(operator, y, 0.2) if step is None else _check_step(step)
+    step = _default_step(operator, y, 0.2) if step is None else v.check_real(step, "step", above=0)
     run = _Descent(operator, y, tol, truth, callback, progress, maxiter)
     wants_switch = one_step is True or switch_at is not None
     one_step_at = None
@@ -403,23 +403,6 @@ def _check_truth(truth: Any, shape: tuple[int, int], y: Any) -> Any:
         raise ValueError(f"truth must have shape {shape}, got {tuple(truth.shape)}")
     _check_same(truth, y, ("truth", "y"))
     return truth
-
-
-def _check_nonnegative(value: Any, name: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a real number, got {value!r}") from exc
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be finite and >= 0, got {value}")
-    return value
-
-
-def _check_step(step: Any) -> float:
-    step = _check_nonnegative(step, "step")
-    if step == 0:
-        raise ValueError("step must be > 0")
-    return step
 
 
 def _default_step(operator: MeasurementOperator, y: Any, factor: float) -> float:

@@ -213,7 +213,11 @@ def test_backends_agree_with_numpy(backend, dtype):
         (lambda A, y: symmetric_gd(A, y[:-1], 2), ValueError, "y"),
         (lambda A, y: symmetric_gd(A, y, 0), ValueError, "rank"),
         (lambda A, y: symmetric_gd(A, y, 9), ValueError, "rank"),
-        (lambda A, y: symmetric_gd(A, y, 2, step=0), ValueError, "step must be > 0"),
+        (
+            lambda A, y: symmetric_gd(A, y, 2, step=0),
+            ValueError,
+            r"step must be a finite number in \(0, inf\)",
+        ),
         (lambda A, y: symmetric_gd(A, y, 2, step=-1), ValueError, "step"),
         (lambda A, y: symmetric_gd(A, y, 2, tol=float("nan")), ValueError, "tol"),
         (lambda A, y: symmetric_gd(A, y, 2, X0=np.ones((8, 3))), ValueError, "X0 must have"),
