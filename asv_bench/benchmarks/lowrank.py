@@ -8,12 +8,15 @@ their defaults (scikit-learn: 10 oversamples, 7 power iterations with LU; torch:
 ``track_error`` reports ``||A - U diag(s) Vh||_2 / sigma_{k+1}`` (the optimum is 1), so that
 times are compared at matching accuracy. Sparse: 10**5 x 10**4 CSR, density 1e-3, k = 20:
 ``lanczos_svd`` beside ARPACK's ``svds``; ``track_error`` is the largest relative error of the
-top ``k`` singular values against a tight ``svds``.
+top ``k`` singular values against a tight ``svds``. Dask: a tall 2**20 x 512 float64 dask array
+in 2**16-row chunks (held in memory), k = 50: ``rsvd`` beside ``dask.array.linalg.svd_compressed``
+at the same power iterations and oversampling, both to NumPy results.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 import scipy.sparse as sp
 
 from sketchla.lowrank import estimate_error, lanczos_svd, rsvd
@@ -114,3 +117,90 @@ class SparseSVD:
         return float(np.max(np.abs(self.run() - self.reference) / self.reference))
 
     track_error.unit = "max relative error of the top-k singular values"
+
+
+DASK_ROWS, DASK_COLUMNS, DASK_CHUNK = size(2**20, 2**14), 512, size(2**16, 2**12)
+DASK_K, DASK_POWER_ITERS, DASK_OVERSAMPLES = 50, 2, 10
+_dask_cache: dict = {}
+
+
+def _dask_decaying():
+    """``A`` (dask, persisted) with singular values near ``1 / j``: row block ``i`` is
+    ``DCT(G_i diag(1 / j) / sqrt(n))`` along the rows (``G_i`` Gaussian from seed ``i``, the DCT
+    orthonormal); ``G / sqrt(n)`` has nearly orthonormal columns. Built once per process."""
+    if "A" not in _dask_cache:
+        dask = optional("dask")
+        da = optional("dask.array")
+        n, d = DASK_ROWS, DASK_COLUMNS
+        sigma = 1.0 / np.arange(1, d + 1)
+
+        def block(seed):
+            g = np.random.default_rng(seed).standard_normal((DASK_CHUNK, d)) / np.sqrt(n)
+            return scipy.fft.dct(g * sigma, axis=1, norm="ortho")
+
+        parts = [
+            da.from_delayed(dask.delayed(block)(i), (DASK_CHUNK, d), dtype=np.float64)
+            for i in range(n // DASK_CHUNK)
+        ]
+        _dask_cache["A"] = da.concatenate(parts).persist()
+    return _dask_cache["A"]
+
+
+def _dask_optimal_error(A) -> float:
+    """``||A - A_k||_F``, from the eigenvalues of ``A^T A`` (one pass; remembered)."""
+    if "optimum" not in _dask_cache:
+        eigenvalues = np.linalg.eigvalsh((A.T @ A).compute())[::-1]
+        _dask_cache["optimum"] = float(np.sqrt(np.sum(eigenvalues[DASK_K:])))
+    return _dask_cache["optimum"]
+
+
+class DaskSVD:
+    """2**20 x 512 float64 dask array, 2**16-row chunks held in memory, singular values near
+    ``1 / j``, k = 50, 2 power iterations and 10 oversamples for both: sketchla's ``rsvd``
+    (``U`` computed) beside ``dask.array.linalg.svd_compressed`` (power iterations without
+    renormalisation; ``compute=False`` its default, ``compute=True`` persisting each iterate),
+    all results computed to NumPy. ``track_error`` is ``||A - U diag(s) Vh||_F`` over the optimum
+    ``||A - A_k||_F`` (1 is the best), computed blockwise."""
+
+    params = ["sketchla", "svd_compressed", "svd_compressed-compute"]
+    param_names = ["impl"]
+    number = 1
+    repeat = (1, 3, 300.0)
+    timeout = 1800
+
+    def setup(self, impl):
+        dask = optional("dask")
+        da = optional("dask.array")
+        A = self.A = _dask_decaying()
+        if impl == "sketchla":
+
+            def run():
+                U, s, Vh = rsvd(A, DASK_K, power_iters=DASK_POWER_ITERS, seed=0)
+                return U.compute(), s, Vh
+
+        else:
+
+            def run():
+                factors = da.linalg.svd_compressed(
+                    A,
+                    DASK_K,
+                    n_power_iter=DASK_POWER_ITERS,
+                    n_oversamples=DASK_OVERSAMPLES,
+                    seed=0,
+                    compute=impl == "svd_compressed-compute",
+                )
+                return dask.compute(*factors)
+
+        self.run = run
+
+    def time_svd(self, impl):
+        self.run()
+
+    def track_error(self, impl):
+        da = optional("dask.array")
+        U, s, Vh = self.run()
+        U = da.from_array(U, chunks=(DASK_CHUNK, DASK_K))
+        residual = float(da.sqrt(((self.A - (U * s) @ Vh) ** 2).sum()).compute())
+        return residual / _dask_optimal_error(self.A)
+
+    track_error.unit = "||A - U S Vh||_F / ||A - A_k||_F"

@@ -2,7 +2,8 @@
 exact leverage-score computation they repeat, and sampled against full l_1 regression (HiGHS).
 
 Every matrix has heavy-tailed row scales (rows multiplied by Student-t(2) draws), so leverage
-scores, Lewis weights and sensitivities are far from uniform.
+scores, Lewis weights and sensitivities are far from uniform. Dask: leverage scores of a tall
+dask array beside the scores from dask's own TSQR (``dask.array.linalg.tsqr``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 
 from sketchla.sampling import leverage_scores, lewis_weights, lp_regression
 
-from ._peers import size
+from ._peers import optional, size
 
 
 def _heavy_tailed(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -101,3 +102,65 @@ class L1Regression:
         return self.run().objective / optimum
 
     track_objective_ratio.unit = "objective / optimum"
+
+
+DASK_ROWS, DASK_COLUMNS, DASK_CHUNK = size(2**20, 2**14), 128, size(2**16, 2**12)
+_dask_cache: dict = {}
+
+
+def _dask_heavy_tailed():
+    """A 2**20 x 128 float64 dask array with heavy-tailed rows, 2**16-row chunks held in memory
+    (built once per process, block ``i`` from seed ``i``)."""
+    if "A" not in _dask_cache:
+        dask = optional("dask")
+        da = optional("dask.array")
+
+        def block(seed):
+            rng = np.random.default_rng(seed)
+            rows = rng.standard_normal((DASK_CHUNK, DASK_COLUMNS))
+            return rows * rng.standard_t(2, size=(DASK_CHUNK, 1))
+
+        parts = [
+            da.from_delayed(dask.delayed(block)(i), (DASK_CHUNK, DASK_COLUMNS), dtype=np.float64)
+            for i in range(DASK_ROWS // DASK_CHUNK)
+        ]
+        _dask_cache["A"] = da.concatenate(parts).persist()
+    return _dask_cache["A"]
+
+
+def _dask_tsqr_scores(A):
+    """What a dask user writes: ``Q`` from dask's TSQR, ``tau_i = ||Q[i]||**2`` (lazy)."""
+    da = optional("dask.array")
+    Q = da.linalg.tsqr(A)[0]
+    return (Q * Q).sum(axis=1)
+
+
+class DaskLeverageScores:
+    """2**20 x 128 float64 dask array, 2**16-row chunks held in memory, heavy-tailed rows:
+    ``leverage_scores`` exact (TSQR ``R`` over the blocks, then ``||a_i^T R^+||**2``) and
+    sketched (a SASO sketch of ``32 d`` rows, computed blockwise) beside the scores from dask's
+    ``tsqr`` ``Q``; all computed to NumPy. ``track_max_relative_error`` is
+    ``max_i |tau~_i / tau_i - 1|`` against the dask-TSQR scores."""
+
+    params = ["exact", "sketch", "dask-tsqr"]
+    param_names = ["impl"]
+    number = 1
+    repeat = (1, 3, 120.0)
+    timeout = 900
+
+    def setup(self, impl):
+        A = self.A = _dask_heavy_tailed()
+        if impl == "dask-tsqr":
+            self.run = lambda: _dask_tsqr_scores(A).compute()
+        else:
+            self.run = lambda: leverage_scores(A, method=impl, seed=0).compute()
+
+    def time_scores(self, impl):
+        self.run()
+
+    def track_max_relative_error(self, impl):
+        if "reference" not in _dask_cache:
+            _dask_cache["reference"] = _dask_tsqr_scores(self.A).compute()
+        return float(np.max(np.abs(self.run() / _dask_cache["reference"] - 1)))
+
+    track_max_relative_error.unit = "max relative error"

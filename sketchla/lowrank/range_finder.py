@@ -9,11 +9,30 @@ block is renormalised (``normalizer``): a Cholesky QR (the default, done twice, 
 Householder QR when the block is too ill-conditioned for it) or a Householder QR keeps it
 orthonormal; an LU (as in scikit-learn) only keeps its columns from collapsing onto the top
 singular vector. The final ``Q`` is orthonormalised the default way.
+
+A tall dask ``A`` (``n x d``, ``n >= d``, in row blocks ``A_i``) is never gathered. Written on
+the ``d``-side, the iteration is ``X <- orth(A^T A X)`` from ``X = Omega`` and
+``Q = orth(A X)``: a pass computes ``W = sum_i A_i^T (A_i X)`` (``d x l``), reading each block
+once, and ``X`` is orthonormalised where it is small. Forming ``A^T A X`` squares the spectrum:
+the rounding of ``A^T (A x)`` is ``u ||A|| ||A x||``, which, when ``A x`` is of the size
+``sigma_1``, drowns the directions below ``sqrt(u) sigma_1``. So ``X`` is taken as the left
+singular vectors of ``W`` rather than any orthonormal basis of it: its columns then approximate
+singular vectors, ``A x_j`` has the size ``sigma_j``, and each is computed to the rounding of its
+own size, as in memory. The random ``Omega`` has no such alignment, so the first iteration is
+done as in memory, in two passes: ``Y = A Omega`` kept with its Gram matrix, then ``A^T`` of
+``Y R^-1``. Passes: ``power_iters + 2`` over ``A`` (1 without power iterations), the same
+products as in memory (``2 power_iters + 1`` with ``A`` or ``A^T``). The last pass keeps
+``Y = A X`` in the workers' memory with its Gram matrix; Cholesky QR twice (one more pass, over
+``Y``; once when ``Y``'s columns are nearly orthogonal) or, when they are too dependent for it,
+a direct TSQR, gives ``Q``, lazily. A
+small ``l x l`` rotation, tracked along the iteration, turns that basis into the one the
+in-memory iteration produces, column by column.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,7 +41,17 @@ from .. import _validation as v
 from .._array import array_namespace
 from .._array.namespace import backend_name, unit_roundoff
 from ..sketch.factory import check_family
-from ._matrix import Matrix, check_rank
+from ._matrix import (
+    Matrix,
+    RowBasis,
+    check_rank,
+    cholesky_qr_rows,
+    direct_tsqr,
+    gram_factor,
+    kept_products,
+    normal_products,
+    transpose_products,
+)
 
 __all__ = ["NORMALIZERS", "range_finder"]
 
@@ -44,8 +73,12 @@ def range_finder(
 
     Parameters
     ----------
-    A : array, scipy.sparse matrix or scipy.sparse.linalg.LinearOperator
-        ``(m, n)``; only products with ``A`` and ``A.T`` are used.
+    A : array, scipy.sparse matrix, scipy.sparse.linalg.LinearOperator or dask array
+        ``(m, n)``; only products with ``A`` and ``A.T`` are used. A dask array (NumPy chunks)
+        must be tall (``m >= n``); it is rechunked to whole rows and read in row blocks where
+        they live, never gathered: ``power_iters + 2`` passes over ``A`` (1 without power
+        iterations) and one over the ``m x l`` block ``Y = A X``, which stays in the workers'
+        memory (see Notes).
     k : int
         Target rank, ``1 <= k <= min(m, n)``.
     oversampling : int
@@ -57,7 +90,9 @@ def range_finder(
         Renormalisation between the products of the power iterations: Cholesky QR (twice;
         Householder QR when the block is too ill-conditioned for it), Householder QR, pivoted
         LU (scikit-learn's choice), or none. The final basis is always orthonormalised, by
-        Cholesky QR with the same fallback.
+        Cholesky QR with the same fallback. A dask ``A`` does not use it: its iteration is
+        orthonormalised on the small side (Notes), and ``Q`` is the ``"cholqr"`` result (the
+        others span the same space; ``"qr"`` and ``"lu"`` may flip columns' signs).
     sketch : str
         Family of the test matrix (see :func:`sketchla.sketch_operator`); Gaussian by default.
     seed : None, int or sketchla.random.Generator
@@ -66,7 +101,21 @@ def range_finder(
     -------
     Q : array
         ``(m, l)`` with orthonormal columns, of ``A``'s namespace (NumPy for sparse or operator
-        ``A``) and floating dtype.
+        ``A``) and floating dtype. For a dask ``A``, a lazy dask array in ``A``'s row chunks
+        (NumPy blocks; computing it reads only the kept ``m x l`` block, not ``A``); it
+        equals the in-memory result for the same seed to rounding, for any chunking, and has the
+        same bits with any scheduler.
+
+    Notes
+    -----
+    Dask ``A`` (``m x n``, row blocks ``A_i``): the first power iteration takes two passes, as
+    in memory (``Y = A Omega`` kept with ``Y^T Y``, then ``A^T Y R^-1``), each later one a
+    single pass, ``W = sum_i A_i^T (A_i X)`` with ``X`` the left singular vectors of the
+    previous ``W`` (which keeps the rounding of each column to its own size: an arbitrary
+    orthonormal ``X`` would square the spectrum and lose what lies below ``sqrt(u) sigma_1``).
+    The last pass keeps ``Y = A X`` with ``Y^T Y``; Cholesky QR twice of ``Y`` (one pass over
+    ``Y``), or a direct TSQR when ``Y``'s scaled condition number passes ``0.1 / sqrt(u)``,
+    orthonormalises it. Sums over the blocks follow a fixed tree.
 
     Examples
     --------
@@ -78,12 +127,16 @@ def range_finder(
     >>> Q.shape, bool(np.allclose(Q @ (Q.T @ A), A))
     ((500, 18), True)
     """
-    matrix = Matrix.from_input(A)
+    matrix = Matrix.from_input(A, dask=True)
     k = check_rank(k, matrix.shape)
     oversampling, power_iters, sketch, normalizer = check_options(
         oversampling, power_iters, sketch, normalizer
     )
-    return _range(matrix, k + oversampling, power_iters, normalizer, sketch, v.check_seed(seed))
+    generator = v.check_seed(seed)
+    if matrix.kind == "dask":
+        tall = tall_range(matrix, k + oversampling, power_iters, sketch, generator, rotate=True)
+        return tall.basis.times(tall.rotation())
+    return _range(matrix, k + oversampling, power_iters, normalizer, sketch, generator)
 
 
 def check_options(
@@ -107,6 +160,86 @@ def _range(
         Z = matrix.rmatmul(orthonormalize(Y, normalizer))
         Y = matrix.matmul(orthonormalize(Z, normalizer))
     return cholesky_qr(Y)[0]
+
+
+@dataclass(frozen=True)
+class TallRange:
+    """The range of a tall dask ``A`` found blockwise: ``Y = A X = Q R`` with ``Q`` the lazy
+    ``basis`` (``m x l``) and ``R`` upper triangular (``l x l``); ``gram = Y^T Y``; ``normal =
+    A^T Y`` (``n x l``; ``None`` unless asked for, or after a TSQR); ``turn`` the orthogonal
+    ``l x l`` matrix with ``X turn`` the in-memory iteration's ``X`` (``None``: the identity)."""
+
+    basis: RowBasis
+    R: np.ndarray
+    gram: np.ndarray
+    normal: np.ndarray | None
+    turn: np.ndarray | None
+
+    def rotation(self) -> np.ndarray:
+        """``C`` with ``basis @ C`` the in-memory iteration's ``Q``: the orthogonal factor of
+        the QR of ``R turn`` (``Q R turn = A X turn``), with a non-negative diagonal."""
+        if self.turn is None:
+            return np.eye(self.R.shape[0], dtype=self.R.dtype)
+        return _positive_qr(self.R @ self.turn)[0]
+
+
+def tall_range(
+    matrix: Matrix,
+    width: int,
+    power_iters: int,
+    sketch: str,
+    generator: Any,
+    *,
+    normal: bool = False,
+    rotate: bool = False,
+) -> TallRange:
+    """The range finder on a tall dask ``A`` (see the module): the power iterations (the first
+    in two passes, each later one in one pass of ``A^T A X``), one pass keeping ``Y = A X`` (and
+    summing ``A^T Y`` with ``normal``), then Cholesky QR twice of ``Y`` (one pass over ``Y``) or
+    a direct TSQR. With ``rotate``, the rotation to the in-memory basis is tracked (``l x l``
+    work per iteration)."""
+    A = matrix.A
+    width = min(width, min(matrix.shape))
+    X = np.asarray(matrix.test_block(matrix.test_matrix(sketch, width, generator)))
+    turn = None
+    for iteration in range(power_iters):
+        # the first as in memory, A^T of an orthonormalised A Omega (two passes); then X is
+        # aligned, one pass each
+        W = transpose_products(A, _first_basis(A, X)) if iteration == 0 else normal_products(A, X)
+        # in memory: X <- Q of the QR of A^T A X (or of W, its columns times a triangular
+        # matrix); here X <- U of W = U diag(s) V^T, and the in-memory X (= X turn) follows
+        # from the QR of diag(s) V^T turn
+        X, values, Vt = np.linalg.svd(W, full_matrices=False)
+        if rotate:
+            core = values[:, None] * Vt
+            turn = _positive_qr(core if turn is None else core @ turn)[0]
+    Y, gram, products = kept_products(A, X, normal=normal)
+    factored = cholesky_qr_rows(Y, gram)
+    if factored is None:
+        basis, R = direct_tsqr(Y)
+        products = None
+    else:
+        basis, R = factored
+    return TallRange(basis, R, gram, products, turn)
+
+
+def _first_basis(A: Any, Omega: np.ndarray) -> Any:
+    """``A Omega R^-1``, lazily, with ``Y = A Omega`` kept (one pass) and ``R`` its Cholesky
+    factor (from ``Y^T Y``: a well-conditioned basis, enough for ``A^T`` of it to be computed
+    to the rounding of each column's size) or, when ``Y`` is too ill-conditioned for that, a
+    direct TSQR's ``Q``. ``Omega`` is random, so ``A Omega``'s columns all have sizes near
+    ``sigma_1``: ``A^T A Omega`` in one pass would lose what lies below ``sqrt(u) sigma_1``."""
+    Y, gram, _ = kept_products(A, Omega, normal=False)
+    first = gram_factor(gram)
+    basis = direct_tsqr(Y)[0] if first is None else RowBasis(Y, np.linalg.inv(first)[None])
+    return basis.times(np.eye(Omega.shape[1], dtype=gram.dtype))
+
+
+def _positive_qr(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Householder QR of a small ``M`` with ``R``'s diagonal made non-negative."""
+    Q, R = np.linalg.qr(M)
+    signs = np.where(np.diag(R) < 0, -1, 1).astype(R.dtype)
+    return Q * signs, R * signs[:, None]
 
 
 def orthonormalize(Y: Any, normalizer: str) -> Any:

@@ -7,6 +7,16 @@ Fixed rank: ``Q = range_finder(A, k)``, ``B = Q^T A`` (``l x n``), the SVD ``B =
 ``U = Q U_B``, truncated to ``k``. Expected error (Gaussian test matrix, ``q = 0``, HMT Theorem
 10.6): ``E ||A - U diag(s) Vh|| <= (1 + sqrt(k / (p - 1))) sigma_{k+1}
 + e sqrt(k + p) / p * sqrt(sum_{j>k} sigma_j**2)``.
+
+Tall dask ``A``: the range finder's last pass (see :mod:`~sketchla.lowrank.range_finder`) also
+sums ``W = A^T Y`` over the blocks, and ``B^T = A^T Q = W R^-1`` (``Y = Q R``) needs no further
+pass over ``A``. Rounding in ``W`` reaches ``B`` amplified by
+``phi = max_m sum_j ||y_j|| |(R^-1)_jm|`` (1 when ``Y``'s columns are orthogonal; the
+in-memory ``A^T Q`` has ``phi = 1``); when ``phi`` passes ``_ONE_PASS_LIMIT`` (no power
+iteration and an ill-conditioned ``Y``) or after a TSQR, ``B = Q^T A`` takes one more pass.
+``U = Q U_B`` stays lazy; the sign convention needs each column's entry of largest magnitude,
+found in one pass over the kept ``m x l`` block, not over ``A``, which computes ``U``'s blocks
+once and keeps them for the result (``m x k`` in the workers' memory).
 """
 
 from __future__ import annotations
@@ -19,9 +29,10 @@ import numpy as np
 
 from .. import _validation as v
 from .._array import array_namespace
+from .._array.dask import sum_over_row_blocks
 from .._array.namespace import numpy_dtype, unit_roundoff
-from ._matrix import Matrix, check_rank
-from .range_finder import _range, check_options, cholesky_qr, orthonormalize
+from ._matrix import Matrix, check_rank, persist_row_blocks, transpose_products
+from .range_finder import _range, check_options, cholesky_qr, orthonormalize, tall_range
 
 __all__ = ["SVDResult", "rsvd"]
 
@@ -56,8 +67,11 @@ def rsvd(
 
     Parameters
     ----------
-    A : array, scipy.sparse matrix or scipy.sparse.linalg.LinearOperator
-        ``(m, n)``; only products with ``A`` and ``A.T`` are used.
+    A : array, scipy.sparse matrix, scipy.sparse.linalg.LinearOperator or dask array
+        ``(m, n)``; only products with ``A`` and ``A.T`` are used. A dask array (NumPy chunks)
+        must be tall (``m >= n``) and needs ``k`` (``tol`` is not supported for it); it is
+        rechunked to whole rows and read in row blocks where they live, never gathered:
+        ``power_iters + 2`` passes over ``A`` (1 or 2 without power iterations; see Notes).
     k : int, optional
         The rank. With ``tol``, the largest rank allowed (default ``min(m, n)``).
     tol : float, optional
@@ -67,7 +81,8 @@ def rsvd(
         indicator resolves ``tol`` down to ``sqrt(100 u)`` (``u`` the unit roundoff: 1.1e-7 in
         float64, 2.4e-3 in float32); a smaller ``tol`` is an error.
     oversampling, power_iters, normalizer, sketch
-        As for :func:`~sketchla.lowrank.range_finder`.
+        As for :func:`~sketchla.lowrank.range_finder` (a dask ``A`` does not use
+        ``normalizer``).
     block_size : int, optional
         Columns added per step with ``tol`` (default ``max(8, min(m, n) // 64)``, at most 256).
     seed : None, int or sketchla.random.Generator
@@ -75,7 +90,24 @@ def rsvd(
     Returns
     -------
     SVDResult
-        Of ``A``'s namespace (NumPy for sparse or operator ``A``) and floating dtype.
+        Of ``A``'s namespace (NumPy for sparse or operator ``A``) and floating dtype. For a
+        dask ``A``: ``U`` is a lazy dask array (``m x k``, ``A``'s row chunks; computing it
+        reads only an ``m x l`` block kept in the workers' memory, not ``A``), ``s`` and ``Vh``
+        are NumPy arrays. They equal the in-memory result for the same seed to rounding, for
+        any chunking, and have the same bits with any scheduler.
+
+    Notes
+    -----
+    Dask ``A`` (``m x n``, row blocks ``A_i``), passes: ``power_iters + 1`` for the power
+    iterations (the first takes two, see :func:`~sketchla.lowrank.range_finder`); one pass
+    keeping ``Y = A X`` (``m x l``) with ``Y^T Y`` and ``A^T Y``; Cholesky QR twice of ``Y`` (a
+    pass over ``Y``; once, without it, when ``Y``'s columns are nearly orthogonal, as after power
+    iterations on a slowly decaying spectrum), which gives ``B = (A^T Y R^-1)^T`` without
+    reading ``A`` again; one pass over ``U = Q U_B`` (from ``Y``) for the signs, which keeps
+    ``U``'s blocks. ``B = Q^T A`` takes a pass over ``A`` when the
+    one-pass formula would be less accurate than the in-memory ``Q^T A`` (no power iteration on
+    an ill-conditioned sample) and when ``Y`` is too ill-conditioned for Cholesky QR (then a
+    direct TSQR orthonormalises it). Every sum over the blocks follows a fixed tree.
 
     Examples
     --------
@@ -89,7 +121,7 @@ def rsvd(
     >>> rsvd(A, tol=1e-6, seed=0).s.shape
     (10,)
     """
-    matrix = Matrix.from_input(A)
+    matrix = Matrix.from_input(A, dask=True)
     if k is None and tol is None:
         raise TypeError("rsvd needs the rank k, a tolerance tol, or both")
     if k is not None:
@@ -98,6 +130,10 @@ def rsvd(
         oversampling, power_iters, sketch, normalizer
     )
     generator = v.check_seed(seed)
+    if matrix.kind == "dask":
+        if tol is not None:
+            raise ValueError("tol is not supported for a dask A: pass the rank k (and tol=None)")
+        return _tall_rsvd(matrix, k, oversampling, power_iters, sketch, generator)
     if tol is not None:
         tol = _check_tol(tol)
         dtype = numpy_dtype(matrix.dtype)
@@ -116,6 +152,54 @@ def rsvd(
     Q = _range(matrix, k + oversampling, power_iters, normalizer, sketch, generator)
     B = matrix.xp.matrix_transpose(matrix.rmatmul(Q))  # Q^T A
     return _svd_of_qb(Q, B, k)
+
+
+#: Largest amplification ``phi`` of the rounding of ``A^T Y`` for which ``B = (A^T Y R^-1)^T``
+#: stands in for the in-memory ``(A^T Q)^T``: at most this many times its rounding error.
+_ONE_PASS_LIMIT = 16.0
+
+
+def _tall_rsvd(matrix: Matrix, k: int, oversampling, power_iters, sketch, generator) -> SVDResult:
+    """:func:`rsvd` of a tall dask ``A``, blockwise (see the module)."""
+    import dask.array as da
+
+    tall = tall_range(matrix, k + oversampling, power_iters, sketch, generator, normal=True)
+    if tall.normal is not None and _amplification(tall.gram, tall.R) <= _ONE_PASS_LIMIT:
+        B = (tall.normal @ np.linalg.inv(tall.R)).T  # (A^T Y R^-1)^T = (A^T Q)^T
+    else:
+        Q = tall.basis.times(np.eye(tall.R.shape[0], dtype=tall.R.dtype))
+        B = transpose_products(matrix.A, Q).T
+    U_B, s, Vh = _wide_svd(B)
+    # U's blocks, computed once for the signs, stay in the workers' memory for the result
+    U, parts = persist_row_blocks(_with_largest_entries, tall.basis.times(U_B[:, :k]), (), k)
+    stacked = da.concatenate([da.from_delayed(part[1], (1, k), dtype=U.dtype) for part in parts])
+    picked = sum_over_row_blocks(_first_row, (stacked,), add=_larger_in_magnitude)
+    signs = (1 - 2 * (picked < 0)).astype(U.dtype)
+    U = U.map_blocks(np.multiply, signs, dtype=U.dtype)
+    return SVDResult(U, s[:k], Vh[:k, :] * signs[:, None])
+
+
+def _amplification(gram: np.ndarray, R: np.ndarray) -> float:
+    """``phi = max_m sum_j ||y_j|| |(R^-1)_jm|``: a bound on the rounding error of the columns
+    of ``A^T Y R^-1``, in units of that of ``A^T Q`` (``Y = Q R``, ``||y_j||**2 = gram_jj``)."""
+    norms = np.sqrt(np.diag(gram).astype(np.float64))
+    return float(np.max(norms @ np.abs(np.linalg.inv(R.astype(np.float64)))))
+
+
+def _with_largest_entries(U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``U`` and, as a ``1 x k`` row, each column's entry of largest magnitude (the first, on
+    ties)."""
+    rows = np.argmax(np.abs(U), axis=0)
+    return U, U[rows, np.arange(U.shape[1])][None, :]
+
+
+def _first_row(picked: np.ndarray) -> np.ndarray:
+    return picked[0]
+
+
+def _larger_in_magnitude(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Entrywise, the one of larger magnitude (``first`` on ties: it comes from earlier rows)."""
+    return np.where(np.abs(second) > np.abs(first), second, first)
 
 
 def _svd_of_qb(Q: Any, B: Any, k: int | None, *, tol: float = 0.0, total: float = 0.0):

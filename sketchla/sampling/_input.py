@@ -1,5 +1,5 @@
-"""Validation shared by the sampling routines: the matrix (dense of any backend, or
-``scipy.sparse``) and the exponent ``p``."""
+"""Validation shared by the sampling routines: the matrix (dense of any backend,
+``scipy.sparse``, or, for the routines that accept one, a dask array) and the exponent ``p``."""
 
 from __future__ import annotations
 
@@ -10,12 +10,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _validation as v
+from .._array.dask import is_dask_array
+from ..lowrank._matrix import check_dask_matrix
 
 __all__ = ["check_exponent", "check_input_matrix", "row_norms_squared"]
 
 
-def check_input_matrix(A: Any, name: str = "A") -> Any:
-    """``A`` as a 2-D real floating dense array of its namespace, or a float CSR matrix."""
+def check_input_matrix(A: Any, name: str = "A", *, dask: bool = False) -> Any:
+    """``A`` as a 2-D real floating dense array of its namespace, or a float CSR matrix. With
+    ``dask=True`` (the routines with a blockwise algorithm), a dask array is checked without
+    computing anything and returned rechunked to whole rows (tall or wide; see
+    :func:`~sketchla.lowrank._matrix.check_dask_matrix`)."""
+    if dask and is_dask_array(A):
+        return check_dask_matrix(A, name, tall=False)
     if sp.issparse(A):
         if A.ndim != 2:
             raise ValueError(f"{name} must be 2-D, got shape {A.shape}")
