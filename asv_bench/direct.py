@@ -131,9 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("suite", help="module name under asv_bench/benchmarks, e.g. random")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-warmup", action="store_true", help="no untimed call first")
+    parser.add_argument("--only", nargs="+", metavar="CLASS", help="only these classes")
     args = parser.parse_args(argv)
     first: dict[tuple[type, str], float] = {}
     for case in cases(args.suite):
+        if args.only and case.cls.__name__ not in args.only:
+            continue
         record = run_case(case, repeat=args.repeat, warmup=not args.no_warmup)
         if record.kind == "time":
             key = (case.cls, case.method)

@@ -59,13 +59,14 @@ def run_suite(suite: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("suites", nargs="*", help="only these suites (default: every one)")
     parser.add_argument("--force", nargs="*", default=[], help="suites to time again")
     parser.add_argument("--tables-only", action="store_true")
     parser.add_argument("--date", default=datetime.date.today().isoformat())
     args = parser.parse_args(argv)
     LOGS.mkdir(parents=True, exist_ok=True)
     if not args.tables_only:
-        for suite in SUITES:
+        for suite in args.suites or SUITES:
             if suite in args.force or not (LOGS / f"cpu-{suite}.log").exists():
                 run_suite(suite)
     logs = [f"asv_bench/logs/cpu-{s}.log" for s in SUITES if (LOGS / f"cpu-{s}.log").exists()]

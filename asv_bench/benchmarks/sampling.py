@@ -156,7 +156,11 @@ class DaskLeverageScores:
             self.run = lambda: leverage_scores(A, method=impl, seed=0).compute()
 
     def time_scores(self, impl):
-        self.run()
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread for both sides: the threads scheduler runs a block per core
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.run()
 
     def track_max_relative_error(self, impl):
         if "reference" not in _dask_cache:
