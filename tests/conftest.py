@@ -163,6 +163,31 @@ def _one_numba_thread(request):
         numba.set_num_threads(previous)
 
 
+@pytest.fixture
+def dask_reads():
+    """``counted(A, chunks) -> (lazy, reads)``: NumPy ``A`` as a dask array whose block reads
+    are counted, ``reads[i]`` for row block ``i`` (a pass over ``A`` reads each block once;
+    dask's call on an empty block, to learn the output, is not counted)."""
+    import threading
+    from collections import Counter
+
+    da = pytest.importorskip("dask.array")
+
+    def counted(A: np.ndarray, chunks) -> tuple[Any, Counter]:
+        reads: Counter = Counter()
+        lock = threading.Lock()
+
+        def read(block, block_info=None):
+            if block_info is not None and block.size:
+                with lock:
+                    reads[block_info[0]["chunk-location"][0]] += 1
+            return block
+
+        return da.from_array(A, chunks=chunks).map_blocks(read, dtype=A.dtype), reads
+
+    return counted
+
+
 @pytest.fixture(params=["float32", "float64"])
 def dtype(request) -> str:
     """Floating dtype name; map it with ``backend.dtype(dtype)``."""

@@ -21,9 +21,6 @@ approximation it computes, so
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-
 import numpy as np
 import pytest
 from _lowrank_problems import (
@@ -94,19 +91,6 @@ def assert_svd_matches(result, reference, A, sigma, k):
     error = spectral(f64(A) - reconstruct(U, result.s, result.Vh))
     reference_error = spectral(f64(A) - reconstruct(reference.U, reference.s, reference.Vh))
     assert abs(error - reference_error) <= rounding
-
-
-def counted(A, chunks):
-    """``A`` as a dask array whose every block read is counted (``reads[block index]``)."""
-    reads = Counter()
-    lock = threading.Lock()
-
-    def read(block, block_info=None):
-        with lock:
-            reads[block_info[0]["chunk-location"][0]] += 1
-        return block
-
-    return da.from_array(A, chunks=chunks).map_blocks(read, dtype=A.dtype), reads
 
 
 # -- equal to the in-memory result ----------------------------------------------------------
@@ -317,14 +301,14 @@ def test_distributed_gives_the_bits_of_the_threads_scheduler():
 
 
 @pytest.mark.parametrize("power_iters", [0, 1, 2])
-def test_passes_over_A_and_lazy_results(power_iters):
+def test_passes_over_A_and_lazy_results(power_iters, dask_reads):
     """``range_finder`` reads every block of ``A`` ``power_iters + 2`` times (once without power
     iterations): the first iteration takes two passes, each later one and the last sample one.
     So does ``rsvd`` (``B`` needs no pass of its own; without power iterations, on this
     ill-conditioned sample, ``B = Q^T A`` takes one). Computing ``Q`` or ``U`` reads only the
     kept block, not ``A``."""
     A, _ = well_conditioned()
-    lazy, reads = counted(A, (60, N))
+    lazy, reads = dask_reads(A, (60, N))
     expected = power_iters + 2 if power_iters else 1
     Q = range_finder(lazy, 5, power_iters=power_iters, seed=20)
     assert set(reads.values()) == {expected}
@@ -344,8 +328,8 @@ def test_passes_over_A_and_lazy_results(power_iters):
 # -- bad input ----------------------------------------------------------------------------------
 
 
-def test_bad_dask_input_is_refused_before_any_pass():
-    A, reads = counted(np.ones((M, N)), (50, N))
+def test_bad_dask_input_is_refused_before_any_pass(dask_reads):
+    A, reads = dask_reads(np.ones((M, N)), (50, N))
     with pytest.raises(ValueError, match="tol is not supported for a dask A"):
         rsvd(A, 5, tol=1e-3)
     with pytest.raises(ValueError, match="tol is not supported for a dask A"):

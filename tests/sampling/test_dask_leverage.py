@@ -17,8 +17,6 @@ of ``a_i^T P``: a relative ``16 eps (m + d) kappa`` each (``m`` the sketch's row
 from __future__ import annotations
 
 import math
-import threading
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -90,19 +88,6 @@ def assert_sketch_equal(tau, reference, A, rank, eps, dtype):
     assert tau.dtype == np.dtype(dtype)
     allowed = 2 * sketch_rounding(A.shape, eps, condition(A, rank), dtype)
     assert np.max(np.abs(f64(tau) / f64(reference) - 1)) <= allowed
-
-
-def counted(A, chunks):
-    """``A`` as a dask array whose every block read is counted."""
-    reads = Counter()
-    lock = threading.Lock()
-
-    def read(block, block_info=None):
-        with lock:
-            reads[block_info[0]["chunk-location"][0]] += 1
-        return block
-
-    return da.from_array(A, chunks=chunks).map_blocks(read, dtype=A.dtype), reads
 
 
 # -- equal to the in-memory scores ----------------------------------------------------------
@@ -266,12 +251,12 @@ def test_distributed_gives_the_bits_of_the_threads_scheduler():
         ("exact", "rank-deficient", 2),  # A^T A has no Cholesky factor: then a TSQR
     ],
 )
-def test_passes_for_R_and_one_for_the_scores(method, family, passes):
+def test_passes_for_R_and_one_for_the_scores(method, family, passes, dask_reads):
     if family == "orthonormal":
         A = np.linalg.qr(np.random.default_rng(13).standard_normal((N, D)))[0]
     else:
         A = FAMILIES[family](N, D, 13)[0]
-    lazy, reads = counted(A, (200, D))
+    lazy, reads = dask_reads(A, (200, D))
     tau = leverage_scores(lazy, method=method, seed=14)
     assert set(reads.values()) == {passes}
     assert len(reads) == 5
@@ -283,8 +268,8 @@ def test_passes_for_R_and_one_for_the_scores(method, family, passes):
 # -- bad input ----------------------------------------------------------------------------------
 
 
-def test_bad_dask_input_is_refused_before_any_pass():
-    A, reads = counted(np.ones((N, D)), (100, D))
+def test_bad_dask_input_is_refused_before_any_pass(dask_reads):
+    A, reads = dask_reads(np.ones((N, D)), (100, D))
     with pytest.raises(ValueError, match="method must be one of"):
         leverage_scores(A, method="qr")
     with pytest.raises(ValueError, match="ridge must be"):
