@@ -164,6 +164,15 @@ def _one_numba_thread(request):
 
 
 @pytest.fixture
+def cuda() -> Any:
+    """``torch.device("cuda")``; the test is skipped without Torch or a CUDA device."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs Torch with a CUDA device")
+    return torch.device("cuda")
+
+
+@pytest.fixture
 def dask_reads():
     """``counted(A, chunks) -> (lazy, reads)``: NumPy ``A`` as a dask array whose block reads
     are counted, ``reads[i]`` for row block ``i`` (a pass over ``A`` reads each block once;

@@ -20,13 +20,6 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 RANK = 6
 
 
-@pytest.fixture
-def cuda() -> torch.device:
-    if not torch.cuda.is_available():
-        pytest.skip("needs Torch with a CUDA device")
-    return torch.device("cuda")
-
-
 def spectrum_matrix(shape, decay=0.8, seed=0):
     """``U diag(decay**i) V^T`` (float64 NumPy) with random orthonormal ``U``, ``V``, and its
     singular values."""

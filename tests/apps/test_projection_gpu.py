@@ -20,13 +20,6 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 RANK = 6
 
 
-@pytest.fixture
-def cuda() -> torch.device:
-    if not torch.cuda.is_available():
-        pytest.skip("needs Torch with a CUDA device")
-    return torch.device("cuda")
-
-
 def gradient(shape, dtype: str, seed=0) -> np.ndarray:
     """A Gaussian ``shape`` matrix rounded to ``dtype`` (float64 NumPy holding its values)."""
     G = np.random.default_rng(seed).standard_normal(shape)

@@ -20,13 +20,6 @@ GRID = (16, 16, 16)
 TOL = 1e-6
 
 
-@pytest.fixture
-def cuda() -> torch.device:
-    if not torch.cuda.is_available():
-        pytest.skip("needs Torch with a CUDA device")
-    return torch.device("cuda")
-
-
 def poisson_condition(grid) -> float:
     """``lambda_max / lambda_min`` of the Dirichlet Laplacian on ``grid``."""
     low = sum(2 * (1 - np.cos(np.pi / (s + 1))) for s in grid)
