@@ -33,13 +33,7 @@ from .._array.kernels._residual_gradient_exact_numba import (
     residual_gradient_exact_parts,
 )
 from ..sketch.operator import SketchOperator
-from .preconditioner import (
-    GRAM_LIMIT,
-    GRAM_ROUNDING,
-    Preconditioner,
-    _norm_and_condition,
-    factor_gram_of_products,
-)
+from .preconditioner import Preconditioner, factor_gram_of_products
 from .problem import Problem, _check_damp
 
 __all__ = ["DaskProblem"]
@@ -173,25 +167,16 @@ def refine_by_gram(
     M, c = problem.preconditioned_gram(P)
     if problem.damp:
         M = M + problem.damp**2 * (P.T @ P)
-    if not np.all(np.isfinite(M)):
+    # the Gram preconditioner of A P: L^-T, and L^-T L^-1 (A P)^T b
+    inner = factor_gram_of_products(problem.A, 0.0, u, M, c)
+    if inner is None:
         return None
-    try:
-        L = np.linalg.cholesky(M)
-    except np.linalg.LinAlgError:
-        return None
-    R = L.T
-    R_inverse = np.linalg.inv(R)  # r x r, upper triangular
-    largest, condition = _norm_and_condition(R, R_inverse, problem.xp)
-    distortion = u * (GRAM_ROUNDING * condition**2 + R.shape[0])
-    if not distortion <= GRAM_LIMIT:
-        return None
-    refined = P @ R_inverse
+    gram, Z = inner
     # A's extreme singular values: those of A P (from L) over those of P (from the sketch)
-    norm = factor.norm_estimate * largest
-    kappa = max(1.0, factor.condition_estimate * condition)
-    X = refined @ (R_inverse.T @ c)
-    rank = factor.rank
-    return Preconditioner(refined, rank, norm, kappa, distortion), X.astype(problem.dtype)
+    norm = factor.norm_estimate * gram.norm_estimate
+    kappa = max(1.0, factor.condition_estimate * gram.condition_estimate)
+    refined = Preconditioner(P @ gram.P, factor.rank, norm, kappa, gram.distortion)
+    return refined, (P @ Z).astype(problem.dtype)
 
 
 # -- the per-block functions (top-level: they travel to the workers) ---------------------------
