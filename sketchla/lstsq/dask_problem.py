@@ -34,7 +34,7 @@ from .._array.kernels._residual_gradient_exact_numba import (
 )
 from ..sketch.operator import SketchOperator
 from .preconditioner import Preconditioner, factor_gram_of_products
-from .problem import Problem, _check_damp
+from .problem import Problem, _check_damp, _common_float
 
 __all__ = ["DaskProblem"]
 
@@ -78,8 +78,7 @@ class DaskProblem(Problem):
                 f"got shape {tuple(A.shape)}: gather a wide problem with A.compute()"
             )
         damp = _check_damp(damp)
-        both32 = np.dtype(A.dtype) == np.float32 and np.dtype(b.dtype) == np.float32
-        dtype = np.dtype(np.float32 if both32 else np.float64)
+        dtype = np.dtype(_common_float(A, b, np))
         A, b = row_aligned(A, b)
         A, b = A.astype(dtype), b.astype(dtype)
         if weights is not None:
