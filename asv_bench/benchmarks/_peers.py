@@ -5,6 +5,10 @@ from __future__ import annotations
 import importlib
 import os
 
+# both sides of the dask benchmarks run with one BLAS thread, as sketchla's own dask passes do:
+# the threads scheduler runs a block per core, and BLAS threads on top oversubscribe the cores
+from sketchla._array.gram import one_blas_thread  # noqa: F401
+
 # asv_bench/smoke.py sets this: the smoke run checks that every benchmark runs, and the
 # suites whose full size takes minutes per call (an O(n^3) peer, a 10^6-node graph) shrink.
 SMOKE = os.environ.get("SKETCHLA_BENCH_SMOKE") == "1"

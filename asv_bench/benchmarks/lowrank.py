@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from sketchla.lowrank import estimate_error, lanczos_svd, rsvd
 
-from ._peers import optional, size
+from ._peers import one_blas_thread, optional, size
 
 N, K, DIRECTIONS = size(4096, 1024), 64, 512
 
@@ -175,14 +175,14 @@ class DaskSVD:
         if impl == "sketchla":
 
             def run():
-                with _one_blas_thread():
+                with one_blas_thread():
                     U, s, Vh = rsvd(A, DASK_K, power_iters=DASK_POWER_ITERS, seed=0)
                     return U.compute(), s, Vh
 
         else:
 
             def run():
-                with _one_blas_thread():
+                with one_blas_thread():
                     factors = da.linalg.svd_compressed(
                         A,
                         DASK_K,
@@ -206,12 +206,3 @@ class DaskSVD:
         return residual / _dask_optimal_error(self.A)
 
     track_error.unit = "||A - U S Vh||_F / ||A - A_k||_F"
-
-
-def _one_blas_thread():
-    """NumPy's BLAS on one thread for both sides of the dask benchmarks: the threads scheduler
-    runs a block per core, and BLAS threads on top of it oversubscribe the cores (sketchla's
-    own passes limit BLAS this way; the peer gets the same)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")

@@ -21,7 +21,7 @@ import scipy.sparse.linalg as spla
 
 from sketchla.lstsq import lstsq
 
-from ._peers import cuda_cupy, cuda_torch, optional, size
+from ._peers import cuda_cupy, cuda_torch, one_blas_thread, optional, size
 
 
 def _random_problem(n: int, d: int, seed: int = 0):
@@ -215,9 +215,7 @@ class DaskTall:
             "sketchla-sketch": lambda: (
                 lstsq(self.A, self.b, method="sketch_and_precondition", seed=0).x
             ),
-            "dask-tsqr": lambda: _one_blas_thread(
-                lambda: da.linalg.lstsq(self.A, self.b[:, None])[0].compute()[:, 0]
-            ),
+            "dask-tsqr": lambda: _tsqr(da, self.A, self.b),
         }[impl]
 
     def time_solve(self, impl):
@@ -235,11 +233,8 @@ class DaskTall:
         return float(np.linalg.norm(gradient) / (a_norm * r_norm))
 
 
-def _one_blas_thread(run):
-    """``run()`` with NumPy's BLAS on one thread, as sketchla's dask passes do: the threads
-    scheduler runs a block per core, and BLAS threads on top oversubscribe the cores (TSQR on
-    2**20 x 256 took 49 s with two BLAS threads per block on two cores)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        return run()
+def _tsqr(da, A, b):
+    """dask's lstsq with one BLAS thread, as sketchla's passes run (TSQR on 2**20 x 256 took
+    49 s with two BLAS threads per block on two cores)."""
+    with one_blas_thread():
+        return da.linalg.lstsq(A, b[:, None])[0].compute()[:, 0]

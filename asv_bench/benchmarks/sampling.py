@@ -12,7 +12,7 @@ import numpy as np
 
 from sketchla.sampling import leverage_scores, lewis_weights, lp_regression
 
-from ._peers import optional, size
+from ._peers import one_blas_thread, optional, size
 
 
 def _heavy_tailed(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -156,10 +156,7 @@ class DaskLeverageScores:
             self.run = lambda: leverage_scores(A, method=impl, seed=0).compute()
 
     def time_scores(self, impl):
-        from threadpoolctl import threadpool_limits
-
-        # one BLAS thread for both sides: the threads scheduler runs a block per core
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():  # both sides: the threads scheduler runs a block per core
             self.run()
 
     def track_max_relative_error(self, impl):
